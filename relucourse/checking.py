@@ -1,0 +1,323 @@
+"""The checker framework that every exercise notebook calls.
+
+A check cell in an exercise notebook calls one ``check_*`` function from
+:mod:`relucourse.exercises`. That function opens a :class:`Check`, calls the
+student's code through it and compares what comes back with a reference. The
+outcome is one of two things:
+
+* every comparison agrees: one line starting with ``✅`` is printed;
+* something is wrong: :class:`CheckFailed` is raised. Jupyter shows only its
+  message (which input, what was expected, what came back, a hint), not a
+  traceback through this module.
+
+Student code that raises, returns ``None``, returns the wrong type or the wrong
+shape, or emits a warning is reported the same way, so a student never has to
+read a traceback from inside a checker.
+
+Example
+-------
+>>> import numpy as np
+>>> def check_double(fn):
+...     with Check("Exercise 0.1 (double)") as c:
+...         x = np.array([1.0, -2.0])
+...         c.close(c.call(fn, x, call="double(x)"), 2 * x, inputs={"x": x})
+>>> check_double(lambda x: x + x)
+✅ Exercise 0.1 (double): all 1 checks passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import warnings
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+__all__ = ["Check", "CheckFailed", "Text", "describe", "to_numpy"]
+
+_MISSING = object()
+
+
+class Text(str):
+    """A string shown as it is in a feedback message (not quoted), e.g. ``Text("an array of shape (3,)")``."""
+
+
+class CheckFailed(AssertionError):
+    """A check found a problem with the student's answer.
+
+    The message is complete on its own. In IPython and Jupyter the exception is
+    displayed as that message alone (``_render_traceback_``), without the
+    frames of the checker that raised it.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
+
+
+def describe(value: Any, *, max_items: int = 8) -> str:
+    """A short, deterministic description of a value for a feedback message.
+
+    Arrays and tensors show their values (at most ``max_items`` of them), dtype
+    and shape; other objects show their type and ``repr``.
+
+    >>> describe(np.array([0.5, 1.0], dtype=np.float32))
+    'array([0.5, 1. ], dtype=float32)  (shape (2,))'
+    >>> describe(None)
+    'None'
+    """
+    if value is None:
+        return "None"
+    if isinstance(value, Text):
+        return str(value)
+    if _is_tensor(value):
+        arr = value.detach().cpu().numpy()
+        return "tensor " + describe(arr, max_items=max_items)
+    if isinstance(value, np.ndarray):
+        with np.printoptions(precision=6, threshold=max_items, edgeitems=3, suppress=False):
+            text = repr(value)
+        text = " ".join(text.split())
+        if "dtype" not in text:
+            text = f"{text[:-1]}, dtype={value.dtype})"
+        return f"{text}  (shape {value.shape})"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.10g}  ({type(value).__name__})"
+    if isinstance(value, (bool, np.bool_, numbers.Integral, str)):
+        return f"{value!r}  ({type(value).__name__})"
+    text = repr(value)
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return f"{text}  ({type(value).__name__})"
+
+
+def _is_tensor(value: Any) -> bool:
+    # Avoid importing torch just to ask.
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """Convert a tensor, array, list or number to a NumPy array (no copy when possible).
+
+    >>> to_numpy([1, 2]).dtype.kind
+    'i'
+    """
+    if _is_tensor(value):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+class Check:
+    """One exercise's check: a context manager that collects comparisons.
+
+    ``Check(name)`` is used as ``with Check(name) as c: ...``. Inside, use
+    :meth:`call` to run student code, then :meth:`close`, :meth:`equal` or
+    :meth:`require` to compare. Leaving the block without an error prints the
+    success line; every failure raises :class:`CheckFailed` at once.
+
+    ``quiet=True`` suppresses the success line (used when one checker is
+    built from others).
+    """
+
+    def __init__(self, name: str, *, quiet: bool = False):
+        self.name = name
+        self.quiet = quiet
+        self.count = 0
+
+    # -- context manager -------------------------------------------------
+    def __enter__(self) -> "Check":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            if not self.quiet:
+                print(f"✅ {self.name}: all {self.count} checks passed.")
+            return False
+        if issubclass(exc_type, CheckFailed):
+            return False
+        # An unexpected error inside the checker itself: still give the student
+        # a message rather than a traceback, but say whose fault it is.
+        raise CheckFailed(
+            self._message(
+                problem=f"the checker itself failed with {exc_type.__name__}: {exc}",
+                hint="This is probably a bug in the course, not in your answer. "
+                "Please report it together with your code.",
+            )
+        ) from exc
+
+    # -- building messages ---------------------------------------------------
+    def _message(
+        self,
+        *,
+        problem: str,
+        inputs: Mapping[str, Any] | None = None,
+        expected: Any = _MISSING,
+        returned: Any = _MISSING,
+        hint: str | None = None,
+    ) -> str:
+        lines = [f"❌ {self.name}: not yet right."]
+        for key, val in (inputs or {}).items():
+            lines.append(f"   Input     {key} = {describe(val)}")
+        if expected is not _MISSING:
+            lines.append(f"   Expected  {describe(expected)}")
+        if returned is not _MISSING:
+            lines.append(f"   Returned  {describe(returned)}")
+        lines.append(f"   Problem   {problem}")
+        if hint:
+            lines.append(f"   Hint      {hint}")
+        return "\n".join(lines)
+
+    def fail(self, problem: str, *, inputs=None, expected=_MISSING, returned=_MISSING,
+             hint: str | None = None):
+        """Raise :class:`CheckFailed` with a formatted message.
+
+        ``expected`` and ``returned`` are shown when given (``None`` is shown as None).
+        """
+        raise CheckFailed(self._message(problem=problem, inputs=inputs, expected=expected,
+                                        returned=returned, hint=hint))
+
+    # -- running student code ----------------------------------------------
+    def call(self, fn: Callable, *args, call: str | None = None, inputs: Mapping[str, Any] | None = None,
+             allow_warnings: bool = False, **kwargs):
+        """Call ``fn(*args, **kwargs)`` and return its result.
+
+        Exceptions raised by the student's code (including the
+        ``NotImplementedError`` of an unsolved stub) and, unless
+        ``allow_warnings``, any warning become :class:`CheckFailed` with the
+        inputs that caused them. ``call`` is how the call is shown, for example
+        ``"relu(x)"``.
+        """
+        label = call or f"{getattr(fn, '__name__', 'your function')}(...)"
+        if not callable(fn):
+            self.fail(f"expected a function to call as {label}, but got {describe(fn)}.",
+                      hint="Did you overwrite the function's name with a value?")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _numpy_errors_as_warnings(allow_warnings):
+                try:
+                    result = fn(*args, **kwargs)
+                except NotImplementedError:
+                    self.fail(f"{label} raised NotImplementedError: this exercise is not solved yet.",
+                              inputs=inputs,
+                              hint="Replace `raise NotImplementedError()` with your code, "
+                                   "run that cell, then run this check again.")
+                except CheckFailed:
+                    raise
+                except Exception as err:  # noqa: BLE001 - any student error is reported
+                    self.fail(f"{label} raised {type(err).__name__}: {err}", inputs=inputs)
+        if caught and not allow_warnings:
+            first = caught[0]
+            self.fail(f"{label} emitted a {first.category.__name__}: {first.message}",
+                      inputs=inputs,
+                      hint="A warning usually means an overflow, a division by zero or a NaN "
+                           "was produced along the way; rewrite the computation to avoid it.")
+        return result
+
+    # -- comparisons ---------------------------------------------------------
+    def array(self, value: Any, *, what: str = "your answer", inputs=None, shape=None,
+              dtype=None, hint: str | None = None) -> np.ndarray:
+        """Turn ``value`` into a NumPy array, failing clearly when that is impossible.
+
+        ``shape`` and ``dtype``, when given, must match exactly.
+        """
+        if value is None:
+            self.fail(f"{what} is None.", inputs=inputs, returned=None,
+                      hint="Did you forget a `return` statement?")
+        if isinstance(value, (str, bytes, dict, set)) or callable(value):
+            self.fail(f"{what} should be an array or a number, but it is a {type(value).__name__}.",
+                      inputs=inputs, returned=value)
+        try:
+            arr = to_numpy(value)
+        except Exception as err:  # noqa: BLE001
+            self.fail(f"{what} could not be converted to an array ({type(err).__name__}: {err}).",
+                      inputs=inputs)
+        if arr.dtype == object:
+            self.fail(f"{what} is not a numeric array (it has dtype object).", inputs=inputs,
+                      returned=value)
+        if shape is not None and arr.shape != tuple(shape):
+            self.fail(f"{what} has shape {arr.shape}, expected shape {tuple(shape)}.",
+                      inputs=inputs, expected=Text(f"an array of shape {tuple(shape)}"), returned=value,
+                      hint=hint)
+        if dtype is not None and arr.dtype != np.dtype(dtype):
+            self.fail(f"{what} has dtype {arr.dtype}, expected dtype {np.dtype(dtype)}.",
+                      inputs=inputs, expected=Text(f"an array of dtype {np.dtype(dtype)}"), returned=value,
+                      hint="Keep the input's dtype: avoid mixing in Python floats or "
+                           "float64 constants that upcast the result.")
+        return arr
+
+    def close(self, returned: Any, expected: Any, *, inputs: Mapping[str, Any] | None = None,
+              rtol: float = 1e-6, atol: float = 1e-9, what: str = "your answer",
+              check_dtype: bool = False, equal_nan: bool = True, hint: str | None = None) -> None:
+        """Require ``returned`` to match ``expected`` element-wise.
+
+        Shapes must be equal (no broadcasting), values must satisfy
+        ``|returned - expected| <= atol + rtol * |expected|``, NaN must sit where
+        the expected NaN sits (with ``equal_nan``), infinities must match in sign,
+        and with ``check_dtype`` the dtype must be the expected one.
+        """
+        expected = to_numpy(expected)
+        got = self.array(returned, what=what, inputs=inputs, shape=expected.shape,
+                         dtype=expected.dtype if check_dtype else None, hint=hint)
+        if got.dtype.kind not in "biuf" or expected.dtype.kind not in "biuf":
+            self.fail(f"{what} has dtype {got.dtype}; a real-valued numeric array was expected.",
+                      inputs=inputs)
+        g = got.astype(np.float64)
+        e = expected.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ok = np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        ok |= (g == e)  # equal infinities
+        if not np.all(ok):
+            bad = np.argwhere(~ok) if ok.ndim else np.zeros((1, 0), dtype=int)
+            first = tuple(int(i) for i in bad[0])
+            where = f" (first at index {first}: expected {e[first]:.10g}, got {g[first]:.10g})" if ok.ndim else ""
+            self.fail(f"{int((~ok).sum())} of {ok.size} values differ{where}; "
+                      f"tolerance rtol={rtol:g}, atol={atol:g}.",
+                      inputs=inputs, expected=expected, returned=got, hint=hint)
+        self.count += 1
+
+    def equal(self, returned: Any, expected: Any, *, inputs: Mapping[str, Any] | None = None,
+              what: str = "your answer", hint: str | None = None) -> None:
+        """Require ``returned == expected`` for plain values (ints, strings, tuples, bools)."""
+        try:
+            same = bool(returned == expected) and type(returned) is not type(None)
+        except Exception:  # noqa: BLE001 - e.g. an array compared with an int
+            same = False
+        if expected is None:
+            same = returned is None
+        if not same:
+            self.fail(f"{what} is not the expected value.", inputs=inputs,
+                      expected=expected, returned=returned, hint=hint)
+        self.count += 1
+
+    def require(self, condition: bool, problem: str, *, inputs: Mapping[str, Any] | None = None,
+                expected: Any = _MISSING, returned: Any = _MISSING, hint: str | None = None) -> None:
+        """Require an arbitrary condition; ``problem`` says what is wrong if it is false."""
+        if not condition:
+            self.fail(problem, inputs=inputs, expected=expected, returned=returned, hint=hint)
+        self.count += 1
+
+    def number(self, value: Any, *, what: str = "your answer", inputs=None) -> float:
+        """Turn ``value`` into a finite Python float, failing clearly otherwise."""
+        if value is None or isinstance(value, (str, bytes, bool, np.bool_)) or callable(value):
+            self.fail(f"{what} should be a number, but it is {describe(value)}.", inputs=inputs, returned=value,
+                      hint="Did you forget a `return` statement?" if value is None else None)
+        try:
+            arr = to_numpy(value)
+            if arr.size != 1:
+                raise ValueError(f"it has {arr.size} elements")
+            out = float(arr.reshape(-1)[0])
+        except Exception as err:  # noqa: BLE001
+            self.fail(f"{what} should be a single number, but {err}.", inputs=inputs)
+        if not np.isfinite(out):
+            self.fail(f"{what} is {out}, not a finite number.", inputs=inputs)
+        return out
+
+
+@contextlib.contextmanager
+def _numpy_errors_as_warnings(allow: bool):
+    """Make NumPy floating-point errors show up as RuntimeWarnings while student code runs."""
+    if allow:
+        with np.errstate(all="ignore"):
+            yield
+    else:
+        with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
+            yield

@@ -1,0 +1,205 @@
+"""Checkers for the exercises of chapter 1 (why networks need activation functions).
+
+Each ``check_*`` function takes the student's answer, runs it on inputs it
+chooses (fixed seeds, so feedback is reproducible), and either prints one line
+starting with ✅ or raises :class:`relucourse.checking.CheckFailed` with the
+failing input, the expected and the returned value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import relu, sigmoid
+from ..checking import Check, Text
+
+__all__ = ["check_collapse", "check_sigmoid", "check_tanh", "check_abs_net", "check_hat_net",
+           "check_count_pieces", "check_xor_model", "count_pieces_reference"]
+
+
+# -- Exercise 1.1 -----------------------------------------------------------------
+def check_collapse(collapse) -> None:
+    """``collapse(W1, b1, W2, b2) -> (W, b)`` with W x + b == W2 (W1 x + b1) + b2 for every x."""
+    rng = np.random.default_rng(11)
+    with Check("Exercise 1.1 (collapse two linear layers)") as c:
+        for n_in, n_hidden, n_out in [(3, 4, 2), (5, 2, 5), (1, 3, 1), (6, 6, 6)]:
+            W1, b1 = rng.standard_normal((n_hidden, n_in)), rng.standard_normal(n_hidden)
+            W2, b2 = rng.standard_normal((n_out, n_hidden)), rng.standard_normal(n_out)
+            inputs = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+            result = c.call(collapse, W1, b1, W2, b2, call="collapse(W1, b1, W2, b2)", inputs=inputs)
+            c.require(isinstance(result, (tuple, list)) and len(result) == 2,
+                      "collapse should return a pair (W, b).", inputs=inputs, returned=result)
+            W, b = result
+            c.close(W, W2 @ W1, inputs=inputs, what="the returned W", atol=1e-10,
+                    hint="Apply W1 first, then W2: the combined weight is W2 @ W1 (order matters).")
+            c.close(np.ravel(c.array(b, what="the returned b", inputs=inputs)), W2 @ b1 + b2,
+                    inputs=inputs, what="the returned b", atol=1e-10,
+                    hint="The first bias also passes through the second layer's weights.")
+
+
+# -- Exercise 1.2 -----------------------------------------------------------------
+_EXTREMES = [0.0, 1e-30, -1e-12, 1e-9, 1e-3, -1e-3, 0.5, -0.5, 3.0, -3.0, 20.0, -20.0, 50.0, -50.0, 88.0, -88.0,
+             89.0, -89.0, 100.0, -100.0, 700.0, -700.0, 710.0, -710.0, 1e3, -1e3, 1e4, -1e4]
+
+
+def _activation_inputs():
+    base = np.array(_EXTREMES)
+    yield "float64 vector", base
+    yield "float32 vector", base.astype(np.float32)
+    yield "float32 2-D array", np.linspace(-1e4, 1e4, 24, dtype=np.float32).reshape(4, 6)
+    yield "float64 0-d array", np.array(-745.5)
+
+
+def _check_activation(name: str, student, reference, *, rtol: float, atol64: float, atol32: float,
+                      hint: str) -> None:
+    with Check(name) as c:
+        for label, x in _activation_inputs():
+            inputs = {f"x ({label})": x}
+            out = c.call(student, x.copy(), call="your function(x)", inputs=inputs)
+            expected = reference(x)
+            atol = atol32 if x.dtype == np.float32 else atol64
+            c.close(out, expected, inputs=inputs, rtol=rtol, atol=atol, check_dtype=True,
+                    what="the result", hint=hint)
+
+
+def _sigmoid_reference(x):
+    return sigmoid(x.astype(np.float64)).astype(x.dtype)
+
+
+def check_sigmoid(sigmoid_fn) -> None:
+    """Numerically stable sigmoid: no warnings, dtype and shape kept, accurate for |x| up to 1e4."""
+    _check_activation(
+        "Exercise 1.2 (stable sigmoid)", sigmoid_fn, _sigmoid_reference,
+        rtol=1e-6, atol64=1e-300, atol32=1e-37,
+        hint="Only ever exponentiate non-positive numbers: use exp(-|x|). Note that np.where "
+             "evaluates both branches on every element, so an overflow hidden in the branch you "
+             "do not select still happens. Keep the input's dtype.")
+
+
+def check_tanh(tanh_fn) -> None:
+    """Numerically stable tanh from exponentials: no warnings, dtype and shape kept, accurate."""
+    _check_activation(
+        "Exercise 1.3 (stable tanh)", tanh_fn, lambda x: np.tanh(x.astype(np.float64)).astype(x.dtype),
+        rtol=1e-6, atol64=1e-300, atol32=1e-37,
+        hint="(e^x - e^-x)/(e^x + e^-x) overflows to inf/inf = nan for large |x|. Divide numerator "
+             "and denominator by e^|x| so that only exp(-2|x|) appears, and restore the sign. Near 0, 1 - e^(-2|x|) loses digits; np.expm1 does not.")
+
+
+# -- Exercise 1.4 -----------------------------------------------------------------
+def _net_output(c: Check, params, x: np.ndarray, name: str) -> np.ndarray:
+    """Evaluate c + sum_j v_j relu(w_j x + b_j) for the student's (w, b, v, c)."""
+    c.require(isinstance(params, (tuple, list)) and len(params) == 4,
+              f"{name} should return four things: (w, b, v, c).", returned=params)
+    w, b, v, c0 = params
+    w = np.ravel(c.array(w, what="w")).astype(np.float64)
+    b = np.ravel(c.array(b, what="b")).astype(np.float64)
+    v = np.ravel(c.array(v, what="v")).astype(np.float64)
+    c0 = c.number(c0, what="the output bias c")
+    c.require(w.shape == b.shape == v.shape,
+              f"w, b and v must have one entry per hidden unit; their shapes are {w.shape}, {b.shape}, {v.shape}.")
+    c.require(w.size <= 16, f"use at most 16 hidden units (you used {w.size}).")
+    return c0 + relu(np.outer(x, w) + b) @ v
+
+
+def _check_hand_net(name: str, build, target, description: str, hint: str) -> None:
+    x = np.concatenate([np.linspace(-3, 3, 121), [-1e3, -1.0, -0.5, 0.0, 0.5, 1.0, 1e3]])
+    with Check(name) as c:
+        params = c.call(build, call=f"{getattr(build, '__name__', 'build')}()")
+        out = _net_output(c, params, x, "your function")
+        expected = target(x)
+        c.close(out, expected, inputs={"x": x}, atol=1e-9, rtol=1e-12,
+                what=f"your network's output (should be {description})", hint=hint)
+
+
+def check_abs_net(build) -> None:
+    """``build() -> (w, b, v, c)`` for a one-hidden-layer ReLU net computing |x| exactly."""
+    _check_hand_net("Exercise 1.4a (a ReLU network for |x|)", build, np.abs, "|x|",
+                    "|x| = relu(x) + relu(-x): two units, one for each side.")
+
+
+def check_hat_net(build) -> None:
+    """``build() -> (w, b, v, c)`` for a ReLU net computing the hat max(0, 1 - |x|) exactly."""
+    _check_hand_net("Exercise 1.4b (a ReLU network for the hat function)", build,
+                    lambda x: np.maximum(0.0, 1.0 - np.abs(x)), "max(0, 1 - |x|)",
+                    "The hat's slope goes 0 -> +1 at x=-1, +1 -> -1 at x=0 and -1 -> 0 at x=1: "
+                    "one unit per kink, weighted by the change of slope.")
+
+
+# -- Exercise 1.5 -----------------------------------------------------------------
+def count_pieces_reference(w, b, v, lo, hi) -> int:
+    """Number of maximal linear pieces of f(x) = sum_j v_j relu(w_j x + b_j) on [lo, hi].
+
+    A unit with w_j != 0 and v_j != 0 has a kink at t_j = -b_j / w_j. Kinks at the
+    same position add their slope changes v_j |w_j|; a position is a real kink
+    only if that sum is non-zero. Pieces = 1 + real kinks strictly inside (lo, hi).
+    """
+    w, b, v = (np.asarray(a, dtype=np.float64) for a in (w, b, v))
+    active = (w != 0) & (v != 0)
+    t = -b[active] / w[active]
+    jump = v[active] * np.abs(w[active])
+    inside = (t > lo) & (t < hi)
+    kinks = {}
+    for tj, jj in zip(t[inside], jump[inside]):
+        kinks[tj] = kinks.get(tj, 0.0) + jj
+    return 1 + sum(1 for s in kinks.values() if s != 0)
+
+
+def _piece_cases():
+    rng = np.random.default_rng(5)
+    # name, w, b, v, lo, hi
+    yield "three kinks, all inside", [1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0], -2.0, 2.0
+    yield "kinks outside the interval", [1.0, 1.0, 2.0], [5.0, 0.0, -10.0], [1.0, 1.0, 1.0], -1.0, 1.0
+    yield "a unit with w = 0 (no kink)", [0.0, 1.0], [1.0, -0.5], [3.0, 1.0], 0.0, 1.0
+    yield "a unit with v = 0 (no effect)", [1.0, 2.0, 1.0], [0.0, -1.0, 0.25], [1.0, 0.0, -1.0], -1.0, 1.0
+    yield "two units sharing a kink", [1.0, 2.0, 1.0], [-0.5, -1.0, 0.5], [1.0, 1.0, 1.0], -1.0, 1.0
+    yield "shared kink whose slope changes cancel", [1.0, 2.0, 1.0], [-0.5, -1.0, 0.0], [2.0, -1.0, 1.0], -1.0, 1.0
+    yield "negative weights", [-1.0, -2.0, 1.0], [0.5, 1.0, 0.0], [1.0, 1.0, 1.0], -1.0, 1.0
+    yield "a kink exactly at the interval's end", [1.0, 1.0], [-1.0, 0.0], [1.0, 1.0], -1.0, 1.0
+    for k in range(3):
+        n = 12
+        w = rng.integers(-3, 4, n).astype(float)
+        b = rng.integers(-6, 7, n).astype(float) / 2
+        v = rng.integers(-2, 3, n).astype(float)
+        yield f"random network {k + 1} (12 units)", w, b, v, -1.5, 1.5
+
+
+def check_count_pieces(count_pieces) -> None:
+    """``count_pieces(w, b, v, lo, hi) -> int``: linear pieces of a one-hidden-layer ReLU net."""
+    with Check("Exercise 1.5 (count the linear pieces)") as c:
+        for name, w, b, v, lo, hi in _piece_cases():
+            w, b, v = np.array(w), np.array(b), np.array(v)
+            inputs = {"case": name, "w": w, "b": b, "v": v, "[lo, hi]": (lo, hi)}
+            got = c.call(count_pieces, w.copy(), b.copy(), v.copy(), lo, hi,
+                         call="count_pieces(w, b, v, lo, hi)", inputs=inputs)
+            expected = count_pieces_reference(w, b, v, lo, hi)
+            c.require(isinstance(got, (int, np.integer)) and not isinstance(got, bool),
+                      f"count_pieces should return an int, but returned {type(got).__name__}.",
+                      inputs=inputs, expected=Text("an int"), returned=got)
+            c.equal(int(got), expected, inputs=inputs, what="the number of pieces",
+                    hint="Pieces = 1 + number of distinct kink positions strictly inside (lo, hi) where "
+                         "the slope really changes. Units with w = 0 or v = 0 add no kink; units sharing "
+                         "a position add their slope changes v*|w|, which may cancel.")
+
+
+# -- Exercise 1.6 -----------------------------------------------------------------
+def check_xor_model(train_xor) -> None:
+    """``train_xor() -> model``: a trained torch model mapping (n, 2) float32 to (n, 2) logits."""
+    import torch
+
+    from ..data import xor
+
+    X, y = xor(400, seed=123)
+    with Check("Exercise 1.6 (fit XOR)") as c:
+        model = c.call(train_xor, call="train_xor()")
+        c.require(isinstance(model, torch.nn.Module),
+                  f"train_xor() should return a torch.nn.Module, not {type(model).__name__}.", returned=model)
+        model.eval()
+        with torch.no_grad():
+            logits = c.call(model, torch.from_numpy(X), call="model(X)",
+                            inputs={"X": "400 noisy XOR points, float32, shape (400, 2)"})
+        logits = c.array(logits, what="model(X)", shape=(400, 2))
+        acc = float((logits.argmax(axis=1) == y).mean())
+        c.require(acc >= 0.95, f"test accuracy is {acc:.1%}; at least 95% is needed.",
+                  inputs={"X": "400 fresh noisy XOR points (seed 123)"},
+                  hint="A model without a non-linearity is stuck near 50%. Use a hidden layer with "
+                       "ReLU (or tanh), and train until the training loss is small.")

@@ -1,0 +1,84 @@
+"""The course package: doctests of every module, and the behaviour chapters rely on."""
+
+import doctest
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+
+import relucourse
+from relucourse import activations, data, syllabus
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(relucourse.__path__, "relucourse."))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_public_functions_have_docstrings(name):
+    module = importlib.import_module(name)
+    assert module.__doc__, f"{name} has no module docstring"
+    for attr, obj in vars(module).items():
+        if attr.startswith("_") or not callable(obj) or getattr(obj, "__module__", None) != name:
+            continue
+        assert obj.__doc__, f"{name}.{attr} has no docstring"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_tanh_stable_and_accurate(dtype):
+    x = np.array([-1e4, -745, -100, -1, 0, 1e-8, 1, 100, 1e4, -np.inf, np.inf], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s, t = activations.sigmoid(x), activations.tanh(x)
+    assert s.dtype == dtype and t.dtype == dtype
+    exact = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    assert np.allclose(s, exact.astype(np.float64), rtol=1e-6, atol=np.finfo(dtype).tiny)
+    assert np.allclose(2 * activations.sigmoid(2 * x.astype(np.float64)) - 1, np.tanh(x.astype(np.float64)),
+                       atol=1e-15)
+
+
+def test_relu_and_grad():
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.nan])
+    assert np.array_equal(activations.relu(x), [0, 0, 0, 3, np.nan], equal_nan=True)
+    assert activations.relu(np.array([1, -1])).dtype == np.float64
+    assert np.array_equal(activations.relu_grad(x[:4]), [0, 0, 0, 1])
+    assert activations.relu_grad(np.array([0.0]), at_zero=1.0)[0] == 1.0
+
+
+def test_generated_data_is_seeded_and_balanced():
+    for make in (data.xor, data.circles, data.spirals):
+        X1, y1 = make(200, seed=3)
+        X2, y2 = make(200, seed=3)
+        assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
+        assert X1.dtype == np.float32 and y1.dtype == np.int64
+        assert 0.35 < y1.mean() < 0.65
+
+
+def test_digits_standardized_from_training_set():
+    d = data.digits(seed=0)
+    assert abs(d.X_train.mean()) < 1e-5
+    raw = data.digits(seed=0, standardize=False)
+    assert raw.X_train.max() == 16 and raw.n_features == 64
+
+
+def test_syllabus_reads_every_chapter():
+    chapters = syllabus.chapters("chapters")
+    assert [c.number for c in chapters] == list(range(1, len(chapters) + 1))
+    for ch in chapters:
+        assert 3 <= len(ch.objectives) <= 6
+        assert ch.minutes > 0 and ch.exercise_minutes > 0
+        assert "{doc}`exercises" in syllabus.header_markdown(ch)
+    table = syllabus.table_markdown(chapters)
+    assert table.count("* - ") == len(chapters) + 1
+
+
+def test_syllabus_rejects_missing_front_matter(tmp_path):
+    p = tmp_path / "01_x.md"
+    p.write_text("# Title\n")
+    with pytest.raises(ValueError, match="front matter"):
+        syllabus.read_chapter(p)

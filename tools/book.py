@@ -1,0 +1,78 @@
+"""Build the book: the full edition, or the student edition without solutions.
+
+    .venv/bin/python tools/book.py build              -> _build/html
+    .venv/bin/python tools/book.py build --student    -> _build/student/_build/html
+    .venv/bin/python tools/book.py build --all        (re-render every page)
+
+Both editions are built with Sphinx warnings as errors, nit-picky references and
+--keep-going (so all warnings are listed before failing), and share one
+execution cache, so a page whose code did not change is not executed again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+STUDENT_OUT = BUILD / "student"
+HIDDEN_IN_STUDENT_EDITION = "Solutions"
+
+
+def student_toc() -> Path:
+    """Write the student edition's table of contents: the main one without the Solutions part."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    toc["parts"] = [p for p in toc["parts"] if p.get("caption") != HIDDEN_IN_STUDENT_EDITION]
+    path = BUILD / "_toc_student.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def student_config() -> Path:
+    """The student edition's config: the main one, sharing the main build's execution cache."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    cfg["execute"]["cache"] = str(BUILD / ".jupyter_cache")
+    cfg["title"] = cfg["title"] + " (student edition)"
+    path = BUILD / "_config_student.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def build(student: bool = False, rebuild_all: bool = False) -> int:
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"]
+    if rebuild_all:
+        cmd.append("--all")
+    if student:
+        cmd += ["--toc", str(student_toc()), "--config", str(student_config()), "--path-output", str(STUDENT_OUT)]
+    start = time.perf_counter()
+    code = subprocess.run(cmd, cwd=ROOT).returncode
+    edition = "student edition" if student else "full edition"
+    print(f"{edition}: {'built' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s", flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the HTML book")
+    b.add_argument("--student", action="store_true", help="leave out the solutions part")
+    b.add_argument("--all", action="store_true", help="re-render all pages (execution cache still used)")
+    sub.add_parser("clean", help="remove _build (including the execution cache)")
+    args = parser.parse_args(argv)
+    if args.command == "clean":
+        shutil.rmtree(BUILD, ignore_errors=True)
+        return 0
+    return build(student=args.student, rebuild_all=args.all)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""First command of the README: create .venv, install everything, build the book.
+
+Usage (from the repository root, with Python 3.11):
+
+    python3.11 tools/bootstrap.py
+
+It is safe to run again: an existing .venv is reused and pip only installs what
+is missing. It ends by printing where the built book's index.html is.
+Only the standard library is used here, since nothing else is installed yet.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*cmd: str | Path) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+
+
+def main() -> int:
+    if sys.version_info[:2] != (3, 11):
+        print(f"warning: the course is pinned and tested on Python 3.11; this is {sys.version.split()[0]}",
+              flush=True)
+    start = time.perf_counter()
+    if not PY.exists():
+        print(f"creating the virtual environment {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt")
+    run(PY, "tools/book.py", "build")
+    print(f"\nSet-up and build took {time.perf_counter() - start:.0f} s.")
+    print(f"The book is at {ROOT / '_build' / 'html' / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except subprocess.CalledProcessError as err:
+        print(f"\nfailed: {' '.join(map(str, err.cmd))} (exit code {err.returncode})", file=sys.stderr)
+        raise SystemExit(1)
