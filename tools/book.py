@@ -3,6 +3,7 @@
     .venv/bin/python tools/book.py build              -> _build/html
     .venv/bin/python tools/book.py build --student    -> _build/student/_build/html
     .venv/bin/python tools/book.py build --all        (re-render every page)
+    .venv/bin/python tools/book.py build --output /tmp/mybook   (a private build and cache)
 
 Both editions are built with Sphinx warnings as errors, nit-picky references and
 --keep-going (so all warnings are listed before failing), and share one
@@ -36,23 +37,37 @@ def student_toc() -> Path:
     return path
 
 
-def student_config() -> Path:
-    """The student edition's config: the main one, sharing the main build's execution cache."""
+def edition_config(student: bool, cache: Path, folder: Path = BUILD) -> Path:
+    """A copy of _config.yml with the execution cache at ``cache`` (and the student title)."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    cfg["execute"]["cache"] = str(BUILD / ".jupyter_cache")
-    cfg["title"] = cfg["title"] + " (student edition)"
-    path = BUILD / "_config_student.yml"
+    cfg["execute"]["cache"] = str(cache)
+    if student:
+        cfg["title"] = cfg["title"] + " (student edition)"
+    path = folder / f"_config_{'student' if student else 'custom'}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     return path
 
 
-def build(student: bool = False, rebuild_all: bool = False) -> int:
+def build(student: bool = False, rebuild_all: bool = False, output: Path | None = None) -> int:
+    """Run jupyter-book with warnings as errors; return its exit code.
+
+    The student edition shares the execution cache of the build it belongs to;
+    ``output`` gives a build (and cache) of its own, for building in parallel.
+    """
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"]
     if rebuild_all:
         cmd.append("--all")
     if student:
-        cmd += ["--toc", str(student_toc()), "--config", str(student_config()), "--path-output", str(STUDENT_OUT)]
+        cmd += ["--toc", str(student_toc())]
+    if output is not None:
+        output = output.resolve()
+        cache = output / ".jupyter_cache"
+        out = output / "student" if student else output
+        cmd += ["--config", str(edition_config(student, cache, output)), "--path-output", str(out)]
+    elif student:
+        cmd += ["--config", str(edition_config(True, BUILD / ".jupyter_cache")), "--path-output", str(STUDENT_OUT)]
     start = time.perf_counter()
     code = subprocess.run(cmd, cwd=ROOT).returncode
     edition = "student edition" if student else "full edition"
@@ -66,12 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="build the HTML book")
     b.add_argument("--student", action="store_true", help="leave out the solutions part")
     b.add_argument("--all", action="store_true", help="re-render all pages (execution cache still used)")
+    b.add_argument("--output", type=Path, default=None, help="build into this folder, with its own cache")
     sub.add_parser("clean", help="remove _build (including the execution cache)")
     args = parser.parse_args(argv)
     if args.command == "clean":
         shutil.rmtree(BUILD, ignore_errors=True)
         return 0
-    return build(student=args.student, rebuild_all=args.all)
+    return build(student=args.student, rebuild_all=args.all, output=args.output)
 
 
 if __name__ == "__main__":
