@@ -22,7 +22,8 @@ module
    ``ClearHiddenTests``, ``ClearMarkScheme``, ``ComputeChecksums``,
    ``CheckCellMetadata``): no outputs, every solution region replaced by a stub
    that raises ``NotImplementedError`` (code) or "YOUR ANSWER HERE" (text),
-   every check cell kept;
+   every check cell kept; the notebook's title "# Solutions N: ..." becomes
+   "# Exercises N: ..." (the only change not made by nbgrader);
 
 3. optionally *executes* the solutions notebook first, storing its outputs
    (which nbval later compares strictly).
@@ -72,6 +73,7 @@ def setup_cell_source() -> str:
 
 
 SETUP_MARKER = "# Set-up: in Colab or Binder"
+SOLUTIONS_TITLE, STUDENT_TITLE = "# Solutions ", "# Exercises "
 _CHECK_CALL = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?check_\w+\(", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
@@ -131,6 +133,9 @@ def make_exercise(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for pre in (CheckCellMetadata(), LockCells(), ClearSolutions(), ClearOutput(), ClearHiddenTests(),
                 ClearMarkScheme(), ComputeChecksums(), CheckCellMetadata()):
         nb, resources = pre.preprocess(nb, resources)
+    title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
+    if title is not None and title.source.startswith(SOLUTIONS_TITLE):
+        title.source = STUDENT_TITLE + title.source[len(SOLUTIONS_TITLE):]
     return nb
 
 

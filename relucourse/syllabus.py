@@ -97,7 +97,7 @@ def table_markdown(chapter_list: list[Chapter], *, link_prefix: str = "chapters/
     rows = [":::{list-table}", ":header-rows: 1", ":widths: 30 55 15", "",
             "* - Chapter", "  - After it you can", "  - Time (read + exercises)"]
     for ch in chapter_list:
-        rows.append(f"* - {ch.number}. {{doc}}`{ch.title} <{link_prefix}{ch.stem}>`")
+        rows.append(f"* - {ch.number}\\. {{doc}}`{ch.title} <{link_prefix}{ch.stem}>`")
         rows.append(f"  - - {ch.objectives[0]}")
         rows += [f"    - {o}" for o in ch.objectives[1:]]
         rows.append(f"  - {ch.minutes} + {ch.exercise_minutes} min")

@@ -64,3 +64,17 @@ def test_landing_page_lists_every_chapter(builds):
     text = (FULL / "intro.html").read_text(encoding="utf-8")
     for stem in STEMS:
         assert f"chapters/{stem}.html" in text
+
+
+def test_every_page_executes_in_under_a_minute(builds):
+    """The execution cache records how long each page took when it last ran (on this machine)."""
+    from jupyter_cache import get_cache
+
+    latest: dict[str, tuple] = {}
+    for record in get_cache(str(ROOT / "_build" / ".jupyter_cache")).list_cache_records():
+        if record.uri not in latest or record.created > latest[record.uri][0]:
+            latest[record.uri] = (record.created, record.data.get("execution_seconds"))
+    pages = [f"chapters/{s}.md" for s in STEMS] + [f"solutions/{s}.ipynb" for s in STEMS]
+    for page in pages:
+        created, seconds = latest[str(ROOT / page)]
+        assert seconds is not None and seconds < 60, f"{page} took {seconds:.0f} s to execute"

@@ -47,6 +47,8 @@ def test_generated_exercise_is_a_student_notebook(path):
     sol = nbformat.read(path, as_version=4)
     ex = nbformat.read(authoring.exercise_path(path), as_version=4)
     assert len(ex.cells) == len(sol.cells)
+    assert sol.cells[0].source.startswith(authoring.SOLUTIONS_TITLE)
+    assert ex.cells[0].source.startswith(authoring.STUDENT_TITLE)
     n_checks = 0
     for s, e in zip(sol.cells, ex.cells):
         meta = s.metadata.get("nbgrader", {})
