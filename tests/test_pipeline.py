@@ -90,3 +90,26 @@ def test_every_check_fails_on_the_unsolved_exercise(path):
         if errors:
             assert cell.metadata.get("nbgrader", {}).get("solution"), f"non-stub cell failed:\n{cell.source}"
             assert errors[0].ename == "NotImplementedError"
+
+
+def test_nbgrader_itself_generates_the_same_student_notebooks(tmp_path):
+    """An instructor who loads solutions/ into nbgrader gets exactly exercises/ (up to the title line)."""
+    import os
+    import subprocess
+    import sys
+
+    source = tmp_path / "source" / "course"
+    source.mkdir(parents=True)
+    for path in SOLUTIONS:
+        (source / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "relu"\n')
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "course", "--force"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for path in SOLUTIONS:
+        theirs = nbformat.read(tmp_path / "release" / "course" / path.name, as_version=4)
+        ours = nbformat.read(authoring.exercise_path(path), as_version=4)
+        theirs.cells[0].source = theirs.cells[0].source.replace(authoring.SOLUTIONS_TITLE, authoring.STUDENT_TITLE, 1)
+        assert [(c.cell_type, c.source, c.metadata) for c in theirs.cells] == \
+               [(c.cell_type, c.source, c.metadata) for c in ours.cells], path.name
