@@ -80,6 +80,12 @@ def sigmoid_upcasts(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def sigmoid_naive_silenced(x):
+    x = np.asarray(x)
+    with np.errstate(all="ignore"):
+        return (1 / (1 + np.exp(-x))).astype(x.dtype)
+
+
 def sigmoid_clipped(x):
     return (1 / (1 + np.exp(-np.clip(x, -30, 30)))).astype(np.asarray(x).dtype)
 
@@ -89,6 +95,7 @@ def sigmoid_clipped(x):
     (sigmoid_where_both_branches, "RuntimeWarning"),
     (sigmoid_upcasts, "dtype float64"),
     (sigmoid_clipped, "values differ"),
+    (sigmoid_naive_silenced, "values differ"),
     (lambda x: (0.5 * (1 + np.tanh(np.asarray(x) / 2))).astype(np.asarray(x).dtype), "values differ"),
 ])
 def test_sigmoid_rejects(answer, fragment):
@@ -116,6 +123,13 @@ def tanh_via_sinh_ratio_stable(x):
     return (np.sign(x) * np.where(small, tiny, big)).astype(x.dtype)
 
 
+def tanh_linear_near_zero(x):
+    x = np.asarray(x)
+    a = np.abs(x)
+    e = np.exp(-2 * a)
+    return np.where(a < 0.01, x, np.sign(x) * (1 - e) / (1 + e)).astype(x.dtype)
+
+
 @pytest.mark.parametrize("answer", [tanh_via_expm1, tanh_via_sinh_ratio_stable])
 def test_tanh_accepts(answer):
     expect_pass(ch01.check_tanh, answer)
@@ -127,6 +141,7 @@ def test_tanh_accepts(answer):
     (lambda x: np.sinh(x) / np.cosh(x), "RuntimeWarning"),
     (lambda x: np.tanh(np.asarray(x, dtype=np.float64)), "dtype float64"),
     (lambda x: np.sign(x) * (1 - np.exp(-2 * np.abs(x))), "values differ"),  # 1 - e loses digits near 0
+    (tanh_linear_near_zero, "values differ"),
 ])
 def test_tanh_rejects(answer, fragment):
     expect_fail(ch01.check_tanh, answer, mentions=(fragment,), values=fragment == "values differ")
@@ -173,6 +188,8 @@ def test_hat_net_accepts(params):
     ([1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -1.0, 1.0], 0.0),    # forgot the factor 2
     ([1.0, 1.0], [1.0, 0.0], [1.0, -2.0], 0.0),                    # no unit to flatten the right side
     ([1.0, -1.0], [0.0, 0.0], [-1.0, -1.0], 1.0),                  # 1 - |x|, not clipped at 0
+    ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 0.0, -1.0, -5.0, -6.0, -7.0],
+     [1.0, -2.0, 1.0, 1.0, -2.0, 1.0], 0.0),                        # hat plus a second bump at 6
 ])
 def test_hat_net_rejects(params):
     expect_fail(ch01.check_hat_net, lambda: params)
@@ -237,8 +254,16 @@ def count_includes_endpoints(w, b, v, lo, hi):
     return 1 + sum(1 for s in ts.values() if s != 0)
 
 
+def count_signed_slope_change(w, b, v, lo, hi):
+    ts = {}
+    for wj, bj, vj in zip(w, b, v):
+        if wj != 0 and vj != 0 and lo < -bj / wj < hi:
+            ts[-bj / wj] = ts.get(-bj / wj, 0) + vj * wj      # should be v * |w|
+    return 1 + sum(1 for s in ts.values() if s != 0)
+
+
 @pytest.mark.parametrize("answer", [count_units_plus_one, count_ignores_interval, count_ignores_cancellation,
-                                    count_includes_endpoints])
+                                    count_includes_endpoints, count_signed_slope_change])
 def test_count_pieces_rejects(answer):
     expect_fail(ch01.check_count_pieces, answer)
 
