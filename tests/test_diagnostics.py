@@ -334,3 +334,45 @@ def test_gradient_norms_errors():
 def test_module_exports():
     for name in diagnostics.__all__:
         assert hasattr(diagnostics, name)
+
+
+def test_nan_is_inactive_and_reported():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.copy_(torch.tensor([0.0, 0.0, -100.0]))
+        model[0].weight[0, 0] = float("nan")
+    report = dead_units(model, torch.ones(4, 2))
+    r = report.layers[0]
+    assert (r.dead, r.dead_index, r.nan_units) == (2, (0, 2), 1)
+    assert "diverged" in str(report)
+    assert "diverged" not in str(dead_units(make_mlp(), data()))
+
+
+# -- experiment helpers --------------------------------------------------------------------------
+def test_build_mlp_and_digits_run():
+    net = diagnostics.build_mlp((8, 8), "elu", batch_norm=True, seed=0)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "BatchNorm1d", "ELU", "Linear", "BatchNorm1d", "ELU", "Linear"]
+    with pytest.raises(ValueError, match="unknown activation"):
+        diagnostics.build_mlp(activation="tanh")
+    run = diagnostics.digits_run(hidden=(8,), epochs=2, lr=0.1, seed=1)
+    again = diagnostics.digits_run(hidden=(8,), epochs=2, lr=0.1, seed=1)
+    assert run.history == again.history                        # seeded
+    assert run.recorder.epochs == [0, 1, 2] and len(run.dead) == 1 and not run.diverged
+    assert 0 <= run.test_acc <= 1
+    more = diagnostics.digits_run(run.model, epochs=1)
+    assert more.model is run.model
+    with pytest.raises(TypeError):
+        diagnostics.digits_run(run.model, hidden=(4,))
+    assert diagnostics.digits_run(activation="leaky_relu", epochs=2, lr=2.0).diverged
+
+
+def test_swap_activations_keeps_weights():
+    model = make_mlp()
+    model.add_module("extra", nn.Sequential(nn.ReLU()))
+    w = model[0].weight.clone()
+    out = diagnostics.swap_activations(model, lambda: nn.LeakyReLU(0.2))
+    assert out is model and torch.equal(model[0].weight, w)
+    kinds = [type(m).__name__ for m in model.modules() if not isinstance(m, (nn.Sequential, nn.Linear))]
+    assert kinds == ["LeakyReLU"] * 3

@@ -1,0 +1,317 @@
+"""Checkers of chapter 3: right answers written differently pass; plausible wrong ones fail clearly."""
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers import assert_rejects_malformed, expect_fail, expect_pass
+from relucourse.activations import sigmoid
+from relucourse.data import digits
+from relucourse.exercises import ch03
+from relucourse.gradients import layer_grad_norms
+from relucourse.training import mlp
+
+
+# -- 3.1 relu_backward ------------------------------------------------------------------
+def _torch_relu_backward(g, x):
+    t = torch.tensor(x, requires_grad=True)
+    torch.relu(t).backward(torch.tensor(g))
+    return t.grad                                  # a tensor
+
+
+@pytest.mark.parametrize("answer", [
+    lambda g, x: np.where(x > 0, g, 0),
+    lambda g, x: g * (x > 0),
+    lambda g, x: g * np.heaviside(x, 0.0),         # float64 result, same values
+    _torch_relu_backward,                          # via autograd
+])
+def test_relu_backward_accepts(answer):
+    expect_pass(ch03.check_relu_backward, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda g, x: g * (x >= 0),                     # derivative 1 at 0
+    lambda g, x: (x > 0).astype(g.dtype),          # forgets the incoming gradient
+    lambda g, x: g * np.maximum(x, 0),             # multiplies by relu(x), not relu'(x)
+    lambda g, x: np.where(x > 0, g, 0.5 * g * (x == 0)),  # 0.5 at the kink
+])
+def test_relu_backward_rejects(answer):
+    expect_fail(ch03.check_relu_backward, answer)
+
+
+def test_relu_backward_malformed():
+    assert_rejects_malformed(ch03.check_relu_backward)
+
+
+# -- 3.2 sigmoid and tanh derivatives ---------------------------------------------------------
+@pytest.mark.parametrize("answer", [
+    lambda x: sigmoid(x) * (1 - sigmoid(x)),
+    lambda x: sigmoid(x) * sigmoid(-x),                                  # 1 - s(x) = s(-x), no cancellation
+    lambda x: 0.25 / np.cosh(np.asarray(x) / 2) ** 2,
+    lambda x: np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))) ** 2,          # symmetric form
+])
+def test_sigmoid_derivative_accepts(answer):
+    expect_pass(ch03.check_sigmoid_derivative, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x: sigmoid(x) * (1 + sigmoid(x)),
+    lambda x: 1 - sigmoid(x) ** 2,                 # tanh's formula applied to the sigmoid
+    lambda x: np.exp(-x) / (1 + np.exp(-x)),       # forgot the square
+    lambda x: sigmoid(x) * (1 - sigmoid(x)) * x,
+])
+def test_sigmoid_derivative_rejects(answer):
+    expect_fail(ch03.check_sigmoid_derivative, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x: 1 - np.tanh(x) ** 2,
+    lambda x: 1 / np.cosh(x) ** 2,
+    lambda x: 4 * sigmoid(2 * np.asarray(x)) * sigmoid(-2 * np.asarray(x)),   # from tanh = 2 s(2x) - 1
+])
+def test_tanh_derivative_accepts(answer):
+    expect_pass(ch03.check_tanh_derivative, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x: 1 - np.tanh(x),                      # forgot the square
+    lambda x: 1 / np.cosh(x),                      # sech, not sech^2
+    lambda x: 1 + np.tanh(x) ** 2,                 # sign error
+    lambda x: sigmoid(x) * (1 - sigmoid(x)),       # the sigmoid's derivative
+])
+def test_tanh_derivative_rejects(answer):
+    expect_fail(ch03.check_tanh_derivative, answer)
+
+
+def test_derivatives_malformed():
+    assert_rejects_malformed(ch03.check_sigmoid_derivative)
+    assert_rejects_malformed(ch03.check_tanh_derivative)
+
+
+# -- 3.3 backward pass of a two-layer network -----------------------------------------------
+def _forward(X, W1, b1, W2, b2):
+    Z1 = X @ W1.T + b1
+    A1 = np.maximum(Z1, 0)
+    return Z1, A1, A1 @ W2.T + b2
+
+
+def _softmax(logits):
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def mlp_backward_right(X, y, W1, b1, W2, b2, *, mask=lambda Z: Z > 0, scale=True, onehot=True, transpose=False):
+    Z1, A1, logits = _forward(X, W1, b1, W2, b2)
+    n = len(y)
+    d = _softmax(logits)
+    if onehot:
+        d[np.arange(n), y] -= 1
+    if scale:
+        d /= n
+    dZ1 = (d @ W2) * mask(Z1)
+    dW1, dW2 = dZ1.T @ X, d.T @ A1
+    if transpose:
+        dW1, dW2 = dW1.T, dW2.T
+    return dW1, dZ1.sum(0), dW2, d.sum(0)
+
+
+def mlp_backward_einsum(X, y, W1, b1, W2, b2):
+    """Different bookkeeping: one-hot matrix, einsum, a list instead of a tuple."""
+    Z1, A1, logits = _forward(X, W1, b1, W2, b2)
+    Y = np.eye(W2.shape[0])[y]
+    d = (_softmax(logits) - Y) / X.shape[0]
+    dZ1 = np.einsum("nk,kh->nh", d, W2) * np.heaviside(Z1, 0.0)
+    return [np.einsum("nh,nd->hd", dZ1, X), dZ1.sum(0), np.einsum("nk,nh->kh", d, A1), d.sum(0)]
+
+
+def mlp_backward_torch(X, y, W1, b1, W2, b2):
+    return ch03.mlp_backward_reference(X, y, W1, b1, W2, b2)
+
+
+@pytest.mark.parametrize("answer", [mlp_backward_right, mlp_backward_einsum, mlp_backward_torch])
+def test_mlp_backward_accepts(answer):
+    expect_pass(ch03.check_mlp_backward, answer)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"mask": lambda Z: Z >= 0},                    # ReLU'(0) = 1
+    {"mask": lambda Z: np.ones_like(Z)},           # no ReLU mask at all
+    {"scale": False},                              # forgot the 1/n of the mean
+    {"onehot": False},                             # softmax without subtracting the one-hot labels
+    {"transpose": True},                           # gradients transposed (wrong shape)
+])
+def test_mlp_backward_rejects(kwargs):
+    expect_fail(ch03.check_mlp_backward, lambda *a: mlp_backward_right(*a, **kwargs))
+
+
+def test_mlp_backward_malformed():
+    assert_rejects_malformed(ch03.check_mlp_backward)
+    expect_fail(ch03.check_mlp_backward, lambda *a: mlp_backward_right(*a)[:2], mentions=("four gradients",))
+
+
+# -- 3.4 He initialisation ---------------------------------------------------------------------
+@pytest.mark.parametrize("answer", [
+    lambda n: (2 / n) ** 0.5,
+    lambda n: np.sqrt(2.0) / np.sqrt(n),
+    lambda n: torch.tensor(2.0 / n).sqrt(),        # a 0-d tensor
+    lambda n: nn.init.calculate_gain("relu") / np.sqrt(n),
+])
+def test_he_std_accepts(answer):
+    expect_pass(ch03.check_he_std, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda n: 2 / n,                               # the variance, not the standard deviation
+    lambda n: np.sqrt(1 / n),                      # LeCun / Xavier for square layers
+    lambda n: np.sqrt(2) / n,
+    lambda n: np.sqrt(1 / (3 * n)),                # PyTorch's nn.Linear default
+])
+def test_he_std_rejects(answer):
+    expect_fail(ch03.check_he_std, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda s, n: n * s ** 2 / 2,
+    lambda s, n: 0.5 * n * s * s,
+    lambda s, n: (s / np.sqrt(2 / n)) ** 2,        # relative to He's standard deviation
+])
+def test_layer_gain_accepts(answer):
+    expect_pass(ch03.check_layer_gain, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda s, n: n * s ** 2,                       # forgot ReLU's factor 1/2
+    lambda s, n: n * s / 2,                        # std used as a variance
+    lambda s, n: n * s ** 2 * (0.5 - 1 / (2 * np.pi)),  # ReLU's variance instead of its second moment
+    lambda s, n: np.sqrt(n / 2) * s,               # the gain of the standard deviation
+])
+def test_layer_gain_rejects(answer):
+    expect_fail(ch03.check_layer_gain, answer)
+
+
+def test_he_malformed():
+    assert_rejects_malformed(ch03.check_he_std)
+    assert_rejects_malformed(ch03.check_layer_gain)
+
+
+# -- 3.5 predict and measure the activation scale ------------------------------------------------
+@pytest.mark.parametrize("answer", [
+    lambda s, w, d: (w * s ** 2 / 2) ** d,
+    lambda s, w, d: float(np.exp(d * np.log(w * s * s / 2))),
+])
+def test_predict_scale_accepts(answer):
+    expect_pass(ch03.check_predict_scale, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda s, w, d: (w * s ** 2) ** d,             # no factor 1/2
+    lambda s, w, d: (w * s ** 2 / 2) ** (d - 1),   # off by one layer
+    lambda s, w, d: d * w * s ** 2 / 2,            # added, not multiplied
+])
+def test_predict_scale_rejects(answer):
+    expect_fail(ch03.check_predict_scale, answer)
+
+
+def measure_numpy(std, width, depth, seed, *, pre=False, relu=True, var_as_std=False, variance=False):
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((256, width))
+    out = []
+    for _ in range(depth):
+        W = rng.normal(0.0, std ** 2 if var_as_std else std, (width, width))
+        z = h @ W.T
+        h = np.maximum(z, 0) if relu else z
+        t = z if pre else h
+        out.append(t.var() if variance else np.mean(t ** 2))
+    return np.array(out)
+
+
+def measure_torch(std, width, depth, seed):
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(300, width, generator=gen)              # float32, more inputs, columns = units
+    out = []
+    for _ in range(depth):
+        layer = nn.Linear(width, width, bias=False)
+        with torch.no_grad():
+            layer.weight.normal_(0.0, std, generator=gen)
+            h = torch.relu(layer(h))
+        out.append(h.pow(2).mean().item())
+    return out                                               # a list
+
+
+@pytest.mark.parametrize("answer", [measure_numpy, measure_torch, lambda *a: measure_numpy(*a[:3], a[3] + 1000)])
+def test_measure_scale_accepts(answer):
+    expect_pass(ch03.check_measure_scale, answer)
+
+
+@pytest.mark.parametrize("kwargs", [{"pre": True}, {"relu": False}, {"var_as_std": True}, {"variance": True}])
+def test_measure_scale_rejects(kwargs):
+    expect_fail(ch03.check_measure_scale, lambda *a: measure_numpy(*a, **kwargs))
+
+
+def test_measure_scale_rejects_wrong_length():
+    expect_fail(ch03.check_measure_scale, lambda s, w, d, seed: np.ones(d + 1), mentions=("shape",))
+
+
+def test_measure_scale_malformed():
+    assert_rejects_malformed(ch03.check_measure_scale)
+
+
+# -- 3.6 the depth at which the gradient vanishes --------------------------------------------------
+_D = digits()
+_X = torch.from_numpy(_D.X_train[:256]).double()
+_Y = torch.from_numpy(_D.y_train[:256])
+
+
+@functools.lru_cache(maxsize=None)
+def _norm(depth, *, layer=0, reduction="mean", activation=nn.Sigmoid):
+    model = mlp([64] + [32] * depth + [10], activation, seed=0).double()
+    nn.functional.cross_entropy(model(_X), _Y, reduction=reduction).backward()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    return linears[layer].weight.grad.norm().item()
+
+
+def vanishing_loop(threshold, **kwargs):
+    for depth in range(1, 21):
+        if _norm(depth, **kwargs) < threshold:
+            return depth
+    return 20
+
+
+@functools.lru_cache(maxsize=None)
+def _helper_norms():
+    return [layer_grad_norms(mlp([64] + [32] * d + [10], nn.Sigmoid, seed=0).double(), _X, _Y)[0]
+            for d in range(1, 16)]
+
+
+def vanishing_with_helper(threshold):
+    norms = _helper_norms()
+    return int(np.flatnonzero(np.array(norms) < threshold)[0]) + 1   # numpy int + 1
+
+
+def test_vanishing_depth_accepts():
+    expect_pass(ch03.check_vanishing_depth, vanishing_loop)
+    expect_pass(ch03.check_vanishing_depth, vanishing_with_helper)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda t: vanishing_loop(t) - 1,                              # last depth above the threshold
+    lambda t: vanishing_loop(t, reduction="sum"),                 # summed loss: norms 256 times larger
+    lambda t: vanishing_loop(t, layer=-1),                        # the last layer's gradient
+    lambda t: vanishing_loop(t, activation=nn.ReLU),              # the wrong activation
+])
+def test_vanishing_depth_rejects(answer):
+    expect_fail(ch03.check_vanishing_depth, answer)
+
+
+def test_vanishing_depth_malformed():
+    assert_rejects_malformed(ch03.check_vanishing_depth)
+    expect_fail(ch03.check_vanishing_depth, lambda t: float(vanishing_loop(t)), mentions=("should return an int",))
+
+
+def test_vanishing_thresholds_are_not_borderline():
+    norms = np.array(ch03.first_layer_grad_norms())
+    for t in ch03._THRESHOLDS:
+        assert np.min(np.abs(np.log(norms / t))) > np.log(1.5), t
