@@ -169,10 +169,10 @@ def _selu_first_layer(x: np.ndarray):
 def check_selu_simulation(simulate) -> None:
     """``simulate(x, depth, seed) -> array (depth, 2)`` of (mean, variance) after each SELU layer."""
     rng = np.random.default_rng(5)
-    cases = [("mean 0, variance 1", rng.standard_normal((400, 256))),
-             ("mean 1, variance 4", 1.0 + 2.0 * rng.standard_normal((400, 256))),
-             ("mean 0, variance 0.1", math.sqrt(0.1) * rng.standard_normal((400, 256)))]
-    depth = 30
+    cases = [("mean 0, variance 1", rng.standard_normal((200, 256))),
+             ("mean 0, variance 4", 2.0 * rng.standard_normal((200, 256))),
+             ("mean 0, variance 0.1", math.sqrt(0.1) * rng.standard_normal((200, 256)))]
+    depth = 25
     with Check("Exercise 5.6 (SELU's fixed point by simulation)") as c:
         for label, x in cases:
             inputs = {"x": Text(f"{x.shape[0]} samples x {x.shape[1]} features, {label}"), "depth": depth}
@@ -189,11 +189,11 @@ def check_selu_simulation(simulate) -> None:
                       inputs=inputs, expected=np.array([exp_m, exp_v]), returned=stats[0],
                       hint="Draw W with standard deviation 1/sqrt(width), compute selu(x @ W.T) (no bias), "
                            "then record the mean and variance over all entries. Start from the given x.")
-            tail = stats[-10:]
-            c.require(bool(np.all(np.abs(tail[:, 0]) < 0.1) and np.all(np.abs(tail[:, 1] - 1) < 0.15)),
+            tail = stats[-10:].mean(axis=0)      # averaged over the last 10 layers: less finite-width noise
+            c.require(bool(abs(tail[0]) < 0.1 and abs(tail[1] - 1) < 0.15),
                       "after many layers the mean and variance should settle near 0 and 1.",
-                      inputs=inputs, expected=Text("mean within 0.1 of 0 and variance within 0.15 of 1 "
-                                                   "for the last 10 layers"), returned=tail,
+                      inputs=inputs, expected=Text("mean within 0.1 of 0 and variance within 0.15 of 1, "
+                                                   "averaged over the last 10 layers"), returned=tail,
                       hint="SELU's fixed point needs weights with variance 1/width (LeCun normal). "
                            "He initialisation (2/width) makes the variance grow; PyTorch's nn.Linear default "
                            "makes it shrink; ReLU or ELU have no such fixed point.")

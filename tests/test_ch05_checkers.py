@@ -1,0 +1,347 @@
+"""Checkers of chapter 5: right answers written differently pass; plausible wrong ones fail clearly."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.special import erf
+from torch import nn
+
+from helpers import assert_rejects_malformed, expect_fail, expect_pass
+from relucourse import activations as act
+from relucourse.exercises import ch05
+
+
+def _stable_sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# -- 5.1 LeakyReLU and ELU ---------------------------------------------------------------------------
+@pytest.mark.parametrize("answer", [
+    lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x, negative_slope * np.asarray(x)),
+    lambda x, negative_slope=0.01: np.maximum(x, 0) + negative_slope * np.minimum(x, 0),
+    lambda x, negative_slope=0.01: F.leaky_relu(torch.from_numpy(np.asarray(x)), negative_slope).numpy(),
+])
+def test_leaky_relu_accepts(answer):
+    expect_pass(ch05.check_leaky_relu, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x, 0.01 * np.asarray(x)),       # slope ignored
+    lambda x, negative_slope=0.2: np.where(np.asarray(x) > 0, x, negative_slope * np.asarray(x)),  # TF default
+    lambda x, negative_slope=0.01: np.maximum(x, negative_slope),                               # max(x, slope)
+    lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x, np.float64(negative_slope) * x),  # upcasts
+])
+def test_leaky_relu_rejects(answer):
+    expect_fail(ch05.check_leaky_relu, answer)
+
+
+def test_leaky_relu_malformed():
+    assert_rejects_malformed(ch05.check_leaky_relu)
+
+
+def elu_naive_exp(x, alpha=1.0):
+    x = np.asarray(x)
+    return np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))    # exp - 1 instead of expm1
+
+
+def elu_masked(x, alpha=1.0):
+    x = np.asarray(x)
+    out = x.copy()
+    neg = x <= 0
+    out[neg] = alpha * np.expm1(x[neg])
+    return out
+
+
+@pytest.mark.parametrize("answer", [elu_naive_exp, elu_masked, act.elu])
+def test_elu_accepts(answer):
+    expect_pass(ch05.check_elu, answer)
+
+
+@pytest.mark.parametrize("answer, values", [
+    (lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, np.expm1(np.minimum(x, 0))), True),     # alpha ignored
+    (lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, alpha * np.exp(np.minimum(x, 0))), True),  # no -1
+    (lambda x, alpha=1.0: np.where(np.asarray(x) >= 0, x, alpha * np.expm1(x / alpha)), False),   # CELU, overflows
+    (lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, alpha * np.expm1(x)), False),           # exp(1e4) overflows
+    (lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)), True),  # CELU
+])
+def test_elu_rejects(answer, values):
+    expect_fail(ch05.check_elu, answer, values=values)
+
+
+def test_elu_malformed():
+    assert_rejects_malformed(ch05.check_elu)
+
+
+# -- 5.2 GELU -------------------------------------------------------------------------------------------
+def gelu_torch(x, approximate="none"):
+    return F.gelu(torch.as_tensor(np.asarray(x, dtype=np.float64)), approximate=approximate).numpy()
+
+
+def gelu_math_erf(x, approximate="none"):
+    x = np.asarray(x, dtype=np.float64)
+    if approximate == "tanh":
+        return x * _stable_sigmoid(2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
+    return x * np.vectorize(lambda t: 0.5 * math.erfc(-t / math.sqrt(2)))(x)
+
+
+@pytest.mark.parametrize("answer", [gelu_torch, gelu_math_erf, act.gelu])
+def test_gelu_accepts(answer):
+    expect_pass(ch05.check_gelu, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x, approximate="none": act.gelu(x, "tanh"),                                   # always the tanh form
+    lambda x, approximate="none": np.asarray(x) * act.sigmoid(1.702 * np.asarray(x)),  # sigmoid approximation
+    lambda x, approximate="none": 0.5 * x * (1 + erf(np.asarray(x) / 2)),               # x/2 instead of x/sqrt(2)
+    lambda x, approximate="none": act.gelu(x, "none" if approximate == "tanh" else "none"),  # ignores "tanh"
+    lambda x, approximate="none": x * (1 + erf(np.asarray(x) / math.sqrt(2))),           # forgot the 1/2
+])
+def test_gelu_rejects(answer):
+    expect_fail(ch05.check_gelu, answer)
+
+
+def test_gelu_malformed():
+    assert_rejects_malformed(ch05.check_gelu)
+
+
+# -- 5.3 SiLU and Mish ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("answer", [
+    lambda x: np.asarray(x) * _stable_sigmoid(np.asarray(x)),
+    lambda x: F.silu(torch.from_numpy(np.asarray(x))).numpy(),
+    lambda x: np.asarray(x) * np.exp(-np.logaddexp(0, -np.asarray(x))),
+])
+def test_silu_accepts(answer):
+    expect_pass(ch05.check_silu, answer)
+
+
+@pytest.mark.parametrize("answer, values", [
+    (lambda x: x / (1 + np.exp(-x)), False),                                              # overflow warning
+    (lambda x: np.asarray(x) * _stable_sigmoid(-np.asarray(x)), True),                     # sign error
+    (lambda x: np.asarray(x, dtype=np.float64) * _stable_sigmoid(np.asarray(x, dtype=np.float64)), True),  # upcast
+    (lambda x: np.maximum(x, 0) * _stable_sigmoid(np.asarray(x)), True),                   # no negative part
+    (lambda x: 0.5 * np.asarray(x) * _stable_sigmoid(np.asarray(x)), True),                # spurious factor
+])
+def test_silu_rejects(answer, values):
+    expect_fail(ch05.check_silu, answer, values=values)
+
+
+def test_silu_malformed():
+    assert_rejects_malformed(ch05.check_silu)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x: np.asarray(x) * np.tanh(np.logaddexp(0, np.asarray(x))),
+    lambda x: F.mish(torch.from_numpy(np.asarray(x))).numpy(),
+    lambda x: np.asarray(x) * np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))),
+])
+def test_mish_accepts(answer):
+    expect_pass(ch05.check_mish, answer)
+
+
+@pytest.mark.parametrize("answer, values", [
+    (lambda x: x * np.tanh(np.log1p(np.exp(x))), False),                                  # overflow warning
+    (lambda x: np.asarray(x) * np.tanh(np.asarray(x)), True),                              # tanh(x), not of softplus
+    (lambda x: np.asarray(x) * np.tanh(np.log1p(np.exp(-np.abs(x)))), True),               # softplus without max
+    (lambda x: np.asarray(x) * _stable_sigmoid(np.asarray(x)), True),                      # that is SiLU
+])
+def test_mish_rejects(answer, values):
+    expect_fail(ch05.check_mish, answer, values=values)
+
+
+def test_mish_malformed():
+    assert_rejects_malformed(ch05.check_mish)
+
+
+# -- 5.4 Swish derivative ------------------------------------------------------------------------------
+def swish_grad_autograd(x, beta):
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    (xt * torch.sigmoid(beta * xt)).sum().backward()
+    return xt.grad.numpy()
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x, beta: act.swish_grad(x, beta),
+    swish_grad_autograd,
+    lambda x, beta: _stable_sigmoid(beta * x) * (1 + beta * x * (1 - _stable_sigmoid(beta * x))),
+])
+def test_swish_grad_accepts(answer):
+    expect_pass(ch05.check_swish_grad, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x, beta: act.silu_grad(x),                                                   # ignores beta
+    lambda x, beta: _stable_sigmoid(beta * x) * (1 + x * (1 - _stable_sigmoid(beta * x))),  # chain rule: no beta
+    lambda x, beta: _stable_sigmoid(beta * x),                                          # gate only
+    lambda x, beta: _stable_sigmoid(beta * x) + beta * x * _stable_sigmoid(beta * x) * (1 + _stable_sigmoid(beta * x)),
+])
+def test_swish_grad_rejects(answer):
+    expect_fail(ch05.check_swish_grad, answer)
+
+
+def test_swish_grad_malformed():
+    assert_rejects_malformed(ch05.check_swish_grad)
+
+
+# -- 5.5 Softplus ----------------------------------------------------------------------------------------
+def softplus_torch(x, beta=1.0, threshold=20.0):
+    return F.softplus(torch.from_numpy(np.asarray(x)), beta=beta, threshold=threshold).numpy()
+
+
+def softplus_logaddexp(x, beta=1.0, threshold=20.0):
+    x = np.asarray(x)
+    z = beta * x
+    return np.where(z > threshold, x, np.logaddexp(0, z) / beta)
+
+
+@pytest.mark.parametrize("answer", [softplus_torch, softplus_logaddexp, act.softplus])
+def test_softplus_accepts(answer):
+    expect_pass(ch05.check_softplus, answer)
+
+
+@pytest.mark.parametrize("answer, values", [
+    (lambda x, beta=1.0, threshold=20.0: np.logaddexp(0, beta * np.asarray(x)) / beta, True),        # no threshold
+    (lambda x, beta=1.0, threshold=20.0: np.where(np.asarray(x) > threshold, x,
+                                                   np.logaddexp(0, beta * np.asarray(x)) / beta), True),  # x > t
+    (lambda x, beta=1.0, threshold=20.0: np.where(beta * np.asarray(x) > threshold, x,
+                                                   np.logaddexp(0, beta * np.asarray(x))), True),     # no / beta
+    (lambda x, beta=1.0, threshold=20.0: np.where(beta * np.asarray(x) > threshold, x,
+                                                   np.log1p(np.exp(beta * np.asarray(x))) / beta), False),  # overflow
+    (lambda x, beta=1.0, threshold=20.0: softplus_logaddexp(np.asarray(x, dtype=np.float64), beta, threshold), True),
+])
+def test_softplus_rejects(answer, values):
+    expect_fail(ch05.check_softplus, answer, values=values)
+
+
+def test_softplus_malformed():
+    assert_rejects_malformed(ch05.check_softplus)
+
+
+# -- 5.6 SELU simulation ---------------------------------------------------------------------------------
+def make_simulate(activation=torch.selu, std=lambda n: 1 / math.sqrt(n), uniform=False, stat="var"):
+    def simulate(x, depth, seed):
+        gen = torch.Generator().manual_seed(seed)
+        h = torch.from_numpy(np.asarray(x, dtype=np.float64))
+        width = h.shape[1]
+        rows = []
+        for _ in range(depth):
+            if uniform:
+                bound = 1 / math.sqrt(width)
+                W = (torch.rand(width, width, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+            else:
+                W = torch.randn(width, width, generator=gen, dtype=torch.float64) * std(width)
+            h = activation(h @ W.T)
+            rows.append([h.mean().item(), h.var().item() if stat == "var" else h.std().item()])
+        return rows                                                          # a list of lists
+    return simulate
+
+
+def simulate_numpy(x, depth, seed):
+    rng = np.random.default_rng(seed + 100)
+    h = np.asarray(x)
+    stats = np.empty((depth, 2))
+    for i in range(depth):
+        W = rng.standard_normal((h.shape[1], h.shape[1])) / np.sqrt(h.shape[1])
+        h = act.selu(h @ W.T)
+        stats[i] = h.mean(), h.var(ddof=0)
+    return stats
+
+
+@pytest.mark.parametrize("answer", [make_simulate(), simulate_numpy])
+def test_selu_simulation_accepts(answer):
+    expect_pass(ch05.check_selu_simulation, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    make_simulate(std=lambda n: math.sqrt(2 / n)),                 # He initialisation: variance grows
+    make_simulate(uniform=True),                                   # nn.Linear's default: variance shrinks
+    make_simulate(activation=torch.relu),                          # ReLU: no fixed point at (0, 1)
+    make_simulate(activation=F.elu),                               # ELU without SELU's scale
+    make_simulate(stat="std") if False else (lambda x, depth, seed: np.tile([0.0, 1.0], (depth, 1))),  # hard-coded
+])
+def test_selu_simulation_rejects(answer):
+    expect_fail(ch05.check_selu_simulation, answer)
+
+
+def test_selu_simulation_malformed():
+    assert_rejects_malformed(ch05.check_selu_simulation)
+    expect_fail(ch05.check_selu_simulation, lambda x, depth, seed: np.zeros((depth, 3)), mentions=("shape",))
+
+
+# -- 5.7 SwiGLU ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("answer", [
+    lambda d_model, d_ff: (2 * d_ff) // 3,
+    lambda d_model, d_ff: int(math.floor(2 * d_model * d_ff / (3 * d_model))),
+    lambda d_model, d_ff: int(np.int64(2 * d_ff) // 3),
+])
+def test_matched_hidden_accepts(answer):
+    expect_pass(ch05.check_matched_hidden, answer)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda d_model, d_ff: d_ff,                                    # not reduced
+    lambda d_model, d_ff: round(2 * d_ff / 3),                     # rounds up past the budget
+    lambda d_model, d_ff: d_ff // 2,                               # halved
+    lambda d_model, d_ff: int(0.66 * d_ff),                        # 2/3 approximated
+])
+def test_matched_hidden_rejects(answer):
+    expect_fail(ch05.check_matched_hidden, answer)
+
+
+def test_matched_hidden_malformed():
+    assert_rejects_malformed(ch05.check_matched_hidden)
+    expect_fail(ch05.check_matched_hidden, lambda d_model, d_ff: 2 * d_ff / 3, mentions=("int",))
+
+
+def make_block(gate=F.silu, swap=False, bias=False, out=True):
+    class Block(nn.Module):
+        def __init__(self, d_model, d_hidden):
+            super().__init__()
+            self.w_gate = nn.Linear(d_model, d_hidden, bias=bias)
+            self.w_value = nn.Linear(d_model, d_hidden, bias=bias)
+            self.w_out = nn.Linear(d_hidden, d_model, bias=False)
+
+        def forward(self, x):
+            a, b = self.w_gate(x), self.w_value(x)
+            if swap:
+                a, b = b, a
+            h = gate(a) * b
+            return self.w_out(h) if out else h
+    return Block
+
+
+class SwiGLUWithModules(nn.Module):
+    def __init__(self, d_model, d_hidden):
+        super().__init__()
+        self.w_gate = nn.Linear(d_model, d_hidden, bias=False)
+        self.w_value = nn.Linear(d_model, d_hidden, bias=False)
+        self.w_out = nn.Linear(d_hidden, d_model, bias=False)
+        self.act = nn.SiLU()
+
+    def forward(self, x):
+        g = self.w_gate(x)
+        return self.w_out(g * torch.sigmoid(g) * self.w_value(x))
+
+
+@pytest.mark.parametrize("answer", [make_block(), SwiGLUWithModules])
+def test_swiglu_accepts(answer):
+    expect_pass(ch05.check_swiglu, answer)
+
+
+@pytest.mark.parametrize("answer, values", [
+    (make_block(swap=True), True),                  # SiLU on the value path
+    (make_block(gate=torch.sigmoid), True),         # GLU, not SwiGLU
+    (make_block(gate=F.relu), True),                # ReGLU
+    (make_block(bias=True), True),                  # biases
+    (make_block(out=False), True),                  # forgot w_out: wrong output shape
+])
+def test_swiglu_rejects(answer, values):
+    expect_fail(ch05.check_swiglu, answer, values=values)
+
+
+def test_swiglu_malformed():
+    assert_rejects_malformed(ch05.check_swiglu)
+    expect_fail(ch05.check_swiglu, lambda d_model, d_hidden: nn.Linear(d_model, d_model), mentions=("w_gate",))
