@@ -36,7 +36,8 @@ def machine_description() -> str:
     try:
         import torch
 
-        parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)")
+        threads = torch.get_num_threads()
+        parts.append(f"PyTorch {torch.__version__} ({threads} thread{'s' if threads != 1 else ''})")
     except ImportError:  # pragma: no cover - torch is a course dependency
         pass
     return ", ".join(parts)

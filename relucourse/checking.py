@@ -269,7 +269,7 @@ class Check:
             bad = np.argwhere(~ok) if ok.ndim else np.zeros((1, 0), dtype=int)
             first = tuple(int(i) for i in bad[0])
             where = f" (first at index {first}: expected {e[first]:.10g}, got {g[first]:.10g})" if ok.ndim else ""
-            self.fail(f"{int((~ok).sum())} of {ok.size} values differ{where}; "
+            self.fail(f"{what}: {int((~ok).sum())} of {ok.size} values differ{where}; "
                       f"tolerance rtol={rtol:g}, atol={atol:g}.",
                       inputs=inputs, expected=expected, returned=got, hint=hint)
         self.count += 1

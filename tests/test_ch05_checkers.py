@@ -260,7 +260,8 @@ def test_selu_simulation_accepts(answer):
     make_simulate(uniform=True),                                   # nn.Linear's default: variance shrinks
     make_simulate(activation=torch.relu),                          # ReLU: no fixed point at (0, 1)
     make_simulate(activation=F.elu),                               # ELU without SELU's scale
-    make_simulate(stat="std") if False else (lambda x, depth, seed: np.tile([0.0, 1.0], (depth, 1))),  # hard-coded
+    make_simulate(stat="std"),                                     # standard deviation, not variance
+    lambda x, depth, seed: np.tile([0.0, 1.0], (depth, 1)),        # the answer hard-coded
 ])
 def test_selu_simulation_rejects(answer):
     expect_fail(ch05.check_selu_simulation, answer)
