@@ -31,7 +31,7 @@ module
 Command line (from the repository root)::
 
     python -m relucourse.authoring                 # annotate solutions, regenerate exercises
-    python -m relucourse.authoring --execute 02    # also re-run solutions/02_*.ipynb first
+    python -m relucourse.authoring --execute 02    # re-run solutions/02_*.ipynb, regenerate only chapter 2
     python -m relucourse.authoring --check         # exit 1 if anything is out of date
 """
 
@@ -179,14 +179,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-run these solutions notebooks (by number, or all if none given) first")
     args = parser.parse_args(argv)
     paths = solution_paths()
+    if args.execute:  # only the named chapters: leave the others' files alone
+        paths = [p for p in paths if p.name[:2] in set(args.execute)]
     if args.execute is not None:
-        wanted = set(args.execute)
         for path in paths:
-            if not wanted or path.name[:2] in wanted:
-                print(f"executing {path.relative_to(ROOT)} ...", flush=True)
-                nb = annotate(nbformat.read(path, as_version=NB_VERSION))
-                nbformat.write(nb, path)
-                path.write_text(dumps(execute(path)), encoding="utf-8")
+            print(f"executing {path.relative_to(ROOT)} ...", flush=True)
+            nb = annotate(nbformat.read(path, as_version=NB_VERSION))
+            nbformat.write(nb, path)
+            path.write_text(dumps(execute(path)), encoding="utf-8")
     stale = []
     for path in paths:
         for target, text in expected_files(path).items():

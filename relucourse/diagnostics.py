@@ -584,14 +584,15 @@ def _digits(standardize: bool):
 
 def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10,
                batch_size: int = 64, seed: int = 0, standardize: bool = True, input_offset: float = 0.0,
-               **build: Any) -> DigitsRun:
+               every_epoch: bool = True, **build: Any) -> DigitsRun:
     """Train an MLP on the digits (seeded) and record its dead fraction per layer before and after every epoch.
 
     ``model`` continues training an existing model; otherwise
     ``build_mlp(seed=seed, **build)`` makes a new one. ``standardize=False``
     uses raw pixel intensities (0 to 16); ``input_offset`` is added to every
     pixel of the training and test inputs. Dead units are counted on the
-    training inputs.
+    training inputs, before training and after every epoch, or with
+    ``every_epoch=False`` only before training and after the last epoch.
     """
     from .training import train_classifier
 
@@ -604,9 +605,14 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
         raise TypeError(f"model given: the build options {sorted(build)} would be ignored")
     recorder = DeadUnitRecorder(X_train)
     recorder.record(model, epoch=0)
+
+    def on_epoch(epoch: int, net: nn.Module) -> None:
+        if every_epoch or epoch == epochs:
+            recorder(epoch, net)
+
     history = train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr, optimizer=optimizer,
                                batch_size=batch_size, seed=seed, X_test=X_test, y_test=split.y_test,
-                               on_epoch=recorder)
+                               on_epoch=on_epoch)
     return DigitsRun(model, history, recorder, X_train, X_test)
 
 
