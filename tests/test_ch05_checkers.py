@@ -346,3 +346,122 @@ def test_swiglu_rejects(answer, values):
 def test_swiglu_malformed():
     assert_rejects_malformed(ch05.check_swiglu)
     expect_fail(ch05.check_swiglu, lambda d_model, d_hidden: nn.Linear(d_model, d_model), mentions=("w_gate",))
+
+
+# -- regression cases from the review ---------------------------------------------------------------------
+# Correct answers that an over-strict tolerance or check once rejected, and plausible wrong answers
+# found while probing the checkers.
+@pytest.mark.parametrize("answer", [
+    lambda x: np.asarray(x) * (0.5 * (1 + np.tanh(np.asarray(x) / 2))),     # sigmoid via tanh (tail 0)
+    lambda x: x / (1 + np.exp(-np.clip(x, -80, 80))),                       # clipped before exp
+])
+def test_silu_accepts_tail_inexact_forms(answer):
+    expect_pass(ch05.check_silu, answer)
+
+
+@pytest.mark.parametrize("answer, values", [
+    (lambda x: np.where(np.asarray(x) < -5, 0, np.asarray(x) * _stable_sigmoid(np.asarray(x))), True),
+    (lambda x: x / (1 + np.exp(-np.clip(x, -500, 500))), False),            # exp(500) overflows in float32
+])
+def test_silu_rejects_cut_tail_and_float32_overflow(answer, values):
+    expect_fail(ch05.check_silu, answer, values=values)
+
+
+def test_mish_accepts_clipped_softplus():
+    expect_pass(ch05.check_mish, lambda x: x * np.tanh(np.log1p(np.exp(np.clip(x, -80, 20)))))
+
+
+def test_mish_rejects_cut_tail():
+    expect_fail(ch05.check_mish, lambda x: np.where(np.asarray(x) < -3, 0, np.asarray(x) * np.tanh(
+        np.logaddexp(0, np.asarray(x)))))
+
+
+def test_leaky_relu_accepts_maximum_form():
+    expect_pass(ch05.check_leaky_relu, lambda x, negative_slope=0.01: np.maximum(x, negative_slope * x))
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x, beta=1.0, threshold=20.0: np.where(np.asarray(x) > threshold / beta, x,
+                                                  np.logaddexp(0, beta * np.asarray(x)) / beta),
+    lambda x, beta=1.0, threshold=20.0: np.where(
+        beta * np.asarray(x) > threshold, x,
+        np.log1p(np.exp(np.minimum(beta * np.asarray(x), threshold))) / beta),  # clamp before exp
+])
+def test_softplus_accepts_other_forms(answer):
+    expect_pass(ch05.check_softplus, answer)
+
+
+def test_softplus_rejects_greater_or_equal():
+    expect_fail(ch05.check_softplus, lambda x, beta=1.0, threshold=20.0: np.where(
+        beta * np.asarray(x) >= threshold, x, np.logaddexp(0, beta * np.asarray(x)) / beta))
+
+
+def _lecun_uniform_simulate(x, depth, seed):
+    rng = np.random.default_rng(seed)
+    h = np.asarray(x, dtype=np.float32)                       # float32 throughout
+    bound = math.sqrt(3 / h.shape[1])                         # uniform with variance 1/width
+    stats = []
+    for _ in range(depth):
+        h = act.selu(h @ rng.uniform(-bound, bound, (h.shape[1], h.shape[1])).astype(np.float32).T)
+        stats.append((h.mean(), h.var()))
+    return stats
+
+
+def _kaiming_selu_gain_simulate(x, depth, seed):
+    torch.manual_seed(seed)
+    h = torch.tensor(x, dtype=torch.float32)
+    stats = []
+    for _ in range(depth):
+        layer = nn.Linear(h.shape[1], h.shape[1], bias=False)
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="selu")   # gain 3/4: not LeCun normal
+        with torch.no_grad():
+            h = F.selu(layer(h))
+        stats.append([h.mean().item(), h.var().item()])
+    return stats
+
+
+def test_selu_simulation_accepts_lecun_uniform_in_float32():
+    expect_pass(ch05.check_selu_simulation, _lecun_uniform_simulate)
+
+
+def test_selu_simulation_rejects_kaiming_selu_gain():
+    expect_fail(ch05.check_selu_simulation, _kaiming_selu_gain_simulate)
+
+
+def test_matched_hidden_accepts_float_division_then_int():
+    expect_pass(ch05.check_matched_hidden, lambda d_model, d_ff: int(2 * d_ff / 3))
+
+
+@pytest.mark.parametrize("answer", [
+    lambda d_model, d_ff: math.ceil(2 * d_ff / 3),                 # over the budget
+    lambda d_model, d_ff: d_ff // 3 * 2,                           # rounds down too early
+])
+def test_matched_hidden_rejects_rounding_errors(answer):
+    expect_fail(ch05.check_matched_hidden, answer)
+
+
+def _block_with(forward):
+    class Block(nn.Module):
+        def __init__(self, d_model, d_hidden):
+            super().__init__()
+            self.w_gate = nn.Linear(d_model, d_hidden, bias=False)
+            self.w_value = nn.Linear(d_model, d_hidden, bias=False)
+            self.w_out = nn.Linear(d_hidden, d_model, bias=False)
+
+        def forward(self, x):
+            return forward(self, x)
+    return Block
+
+
+@pytest.mark.parametrize("answer", [
+    _block_with(lambda s, x: s.w_out(F.silu(s.w_gate(x) * s.w_value(x)))),     # SiLU of the product
+    _block_with(lambda s, x: s.w_out(F.gelu(s.w_gate(x)) * s.w_value(x))),     # GEGLU
+    _block_with(lambda s, x: s.w_out(F.silu(s.w_gate(x)) + s.w_value(x))),     # sum, not product
+])
+def test_swiglu_rejects_other_gatings(answer):
+    expect_fail(ch05.check_swiglu, answer)
+
+
+def test_swiglu_accepts_explicit_matrix_products():
+    expect_pass(ch05.check_swiglu, _block_with(
+        lambda s, x: (F.silu(x @ s.w_gate.weight.T) * (x @ s.w_value.weight.T)) @ s.w_out.weight.T))
