@@ -315,3 +315,110 @@ def test_vanishing_thresholds_are_not_borderline():
     norms = np.array(ch03.first_layer_grad_norms())
     for t in ch03._THRESHOLDS:
         assert np.min(np.abs(np.log(norms / t))) > np.log(1.5), t
+
+
+# -- Regression cases found in review ------------------------------------------------------------
+def _relu_backward_in_place(g, x):
+    g[x <= 0] = 0                                  # edits its own copy of grad_out: still correct
+    return g
+
+
+@pytest.mark.parametrize("answer", [
+    lambda g, x: (g * (x > 0)).tolist(),           # a nested list, not an array
+    _relu_backward_in_place,
+])
+def test_relu_backward_accepts_other_containers(answer):
+    expect_pass(ch03.check_relu_backward, answer)
+
+
+def test_relu_backward_rejects_sign_bit_mask():
+    # treats +0.0 as positive (derivative 1 there): caught by the exact zeros in the cases
+    expect_fail(ch03.check_relu_backward, lambda g, x: np.where(np.signbit(x), 0, g))
+
+
+def test_mlp_backward_accepts_mask_from_activations():
+    # the mask computed from A1 = relu(Z1) > 0 instead of Z1 > 0: the same thing
+    expect_pass(ch03.check_mlp_backward,
+                lambda *a: mlp_backward_right(*a, mask=lambda Z: np.maximum(Z, 0) > 0))
+
+
+def _reordered(*a):
+    dW1, db1, dW2, db2 = mlp_backward_right(*a)
+    return dW2, db2, dW1, db1
+
+
+def _bias_grads_2d(*a):
+    dW1, db1, dW2, db2 = mlp_backward_right(*a)
+    return dW1, db1[None, :], dW2, db2[None, :]    # right values, shape (1, h) instead of (h,)
+
+
+@pytest.mark.parametrize("answer", [_reordered, _bias_grads_2d])
+def test_mlp_backward_rejects_wrong_order_and_shape(answer):
+    expect_fail(ch03.check_mlp_backward, answer, mentions=("shape",))
+
+
+def measure_same_matrix(std, width, depth, seed):
+    """Wrong: one weight matrix reused for every layer."""
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((256, width))
+    W = rng.normal(0.0, std, (width, width))
+    out = []
+    for _ in range(depth):
+        h = np.maximum(h @ W.T, 0)
+        out.append(np.mean(h ** 2))
+    return np.array(out)
+
+
+def measure_with_bias(std, width, depth, seed):
+    """Wrong: adds random biases, which the exercise's stack does not have."""
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((256, width))
+    out = []
+    for _ in range(depth):
+        h = np.maximum(h @ rng.normal(0.0, std, (width, width)).T + rng.normal(0, 0.1, width), 0)
+        out.append(np.mean(h ** 2))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("answer", [measure_same_matrix, measure_with_bias,
+                                    lambda *a: np.sqrt(measure_numpy(*a))])   # root mean square
+def test_measure_scale_rejects_review_cases(answer):
+    expect_fail(ch03.check_measure_scale, answer)
+
+
+def test_measure_scale_accepts_many_seeds():
+    # a correct measurement must not be rejected by bad luck: try several unrelated seeds
+    for offset in (17, 4242, 99991):
+        expect_pass(ch03.check_measure_scale, lambda s, w, d, seed: measure_numpy(s, w, d, seed + offset))
+
+
+def _first_layer_max_abs(depth):
+    model = mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0).double()
+    nn.functional.cross_entropy(model(_X), _Y).backward()
+    return model[0].weight.grad.abs().max().item()
+
+
+def _first_layer_norm_xavier(depth):
+    model = mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0, init="xavier").double()
+    nn.functional.cross_entropy(model(_X), _Y).backward()
+    return model[0].weight.grad.norm().item()
+
+
+def _first_layer_norm_float32(depth):
+    model = mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0)
+    nn.functional.cross_entropy(model(_X.float()), _Y).backward()
+    return model[0].weight.grad.norm().item()
+
+
+def _smallest_depth(measure, threshold):
+    return next((d for d in range(1, 21) if measure(d) < threshold), 20)
+
+
+def test_vanishing_depth_accepts_float32():
+    expect_pass(ch03.check_vanishing_depth, lambda t: _smallest_depth(_first_layer_norm_float32, t))
+
+
+@pytest.mark.parametrize("measure", [_first_layer_max_abs, _first_layer_norm_xavier])
+def test_vanishing_depth_rejects_review_cases(measure):
+    # the largest entry instead of the Frobenius norm; Xavier instead of the default initialisation
+    expect_fail(ch03.check_vanishing_depth, lambda t: _smallest_depth(measure, t))
