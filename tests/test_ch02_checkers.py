@@ -206,7 +206,13 @@ def simulate_torch(mu, sigma, n, seed):
     return ((z <= 0).double().mean(), torch.relu(z).mean())
 
 
-@pytest.mark.parametrize("answer", [simulate_numpy, simulate_torch])
+def simulate_float32(mu, sigma, n, seed):
+    z = np.random.default_rng(seed).standard_normal(n, dtype=np.float32) * sigma + mu
+    out = np.maximum(z, 0)
+    return np.mean(out == 0, dtype=np.float32), out.mean()
+
+
+@pytest.mark.parametrize("answer", [simulate_numpy, simulate_torch, simulate_float32])
 def test_simulate_accepts(answer):
     expect_pass(ch02.check_simulated_stats, answer)
 
@@ -230,7 +236,12 @@ def simulate_unseeded(mu, sigma, n, seed):
     return float(np.mean(out == 0)), float(out.mean())
 
 
+def simulate_ignores_n(mu, sigma, n, seed):
+    return simulate_numpy(mu, sigma, 100_000, seed)          # a fixed sample size
+
+
 @pytest.mark.parametrize("answer, fragment, values", [
+    (simulate_ignores_n, "sevenths", True),
     (simulate_variance, "standard deviation, not the variance", True),
     (simulate_positive_fraction, "fraction of zeros", True),
     (simulate_mean_of_z, "simulated mean", True),
@@ -349,21 +360,34 @@ def speedup_timeit(n):
     return t_loop / t_numpy
 
 
-def speedup_numpy_loop(n):
+def speedup_append_loop(n):
     from relucourse.benchmark import best_time
 
     x = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    values = x.tolist()
 
     def loop():
-        out = np.empty_like(x)
-        for i in range(len(x)):
-            out[i] = x[i] if x[i] > 0 else 0.0
+        out = []
+        for v in values:
+            out.append(v if v > 0 else 0.0)
         return out
 
     return best_time(loop, repeat=2, min_time=0.01) / best_time(lambda: np.maximum(x, 0), repeat=3, min_time=0.01)
 
 
-@pytest.mark.parametrize("answer", [speedup_timeit, speedup_numpy_loop])
+def speedup_single_shot(n):
+    import time
+
+    x = np.random.default_rng(0).standard_normal(n)
+    values = x.tolist()
+    start = time.perf_counter()
+    [v if v > 0 else 0.0 for v in values]
+    middle = time.perf_counter()
+    np.maximum(x, 0)
+    return (middle - start) / (time.perf_counter() - middle)
+
+
+@pytest.mark.parametrize("answer", [speedup_timeit, speedup_append_loop, speedup_single_shot])
 def test_speedup_accepts(answer):
     expect_pass(ch02.check_speedup, answer)
 
@@ -375,6 +399,16 @@ def test_speedup_accepts(answer):
 ])
 def test_speedup_rejects(answer, fragment):
     expect_fail(ch02.check_speedup, answer, mentions=(fragment,))
+
+
+@pytest.mark.parametrize("answer", [
+    lambda n: 20 * 80.0,       # e.g. the loop run 20 times as often as NumPy, totals not divided by counts
+    lambda n: 80.0 / 12,       # e.g. NumPy timed on the wrong (much longer) array
+])
+def test_speedup_rejects_far_from_own_measurement(answer, monkeypatch):
+    # A fixed reference keeps this test independent of the machine's timing noise.
+    monkeypatch.setattr(ch02, "_reference_speedup", lambda n: 80.0)
+    expect_fail(ch02.check_speedup, answer, mentions=("checker has just measured",))
 
 
 def test_speedup_malformed():

@@ -251,6 +251,15 @@ def check_simulated_stats(simulate_relu_stats) -> None:
                   expected=Text("two slightly different estimates"), returned=(first, second),
                   hint="Use the seed argument to create the generator, and really simulate: do not return "
                        "the closed-form values.")
+        tiny = {"mu": 0.0, "sigma": 1.0, "n": 7, "seed": 4}
+        got = _pair(c, c.call(simulate_relu_stats, 0.0, 1.0, 7, 4, call="simulate_relu_stats(0, 1, 7, 4)",
+                              inputs=tiny), "simulate_relu_stats", tiny)
+        zeros = got[0] * 7
+        c.require(abs(zeros - round(zeros)) < 1e-4,
+                  f"with n = 7 samples the fraction of zeros must be a whole number of sevenths, but it is "
+                  f"{got[0]:.6g} ({zeros:.4g} sevenths).", inputs=tiny,
+                  expected=Text("k / 7 for a whole number k"), returned=got[0],
+                  hint="Draw exactly n samples: the argument n sets the sample size.")
 
 
 # -- Exercise 2.5 -------------------------------------------------------------------
@@ -322,10 +331,26 @@ def _short(values, k: int = 7) -> str:
 
 # -- Exercise 2.6 -------------------------------------------------------------------
 SPEEDUP_RANGE = (5.0, 5000.0)
+SPEEDUP_FACTOR = 10.0  # how far an answer may be from the checker's own measurement, either way
+
+
+def _reference_speedup(n: int) -> float:
+    """time(list comprehension) / time(np.maximum) for n float64 numbers, measured here and now."""
+    from ..benchmark import best_time
+
+    x = np.random.default_rng(0).standard_normal(n)
+    values = x.tolist()
+    t_loop = best_time(lambda: [v if v > 0 else 0.0 for v in values], repeat=3, min_time=0.02)
+    t_numpy = best_time(lambda: np.maximum(x, 0), repeat=3, min_time=0.02)
+    return t_loop / t_numpy
 
 
 def check_speedup(measure_speedup) -> None:
-    """``measure_speedup(n)``: time(Python loop) / time(NumPy) for a ReLU of n floats, a plausible ratio."""
+    """``measure_speedup(n)``: time(Python loop) / time(NumPy) for a ReLU of n floats.
+
+    Accepted: a ratio in SPEEDUP_RANGE that is also within SPEEDUP_FACTOR of the checker's own
+    measurement on the same machine.
+    """
     lo, hi = SPEEDUP_RANGE
     n = 20_000
     with Check("Exercise 2.6 (Python loop against NumPy)") as c:
@@ -340,6 +365,16 @@ def check_speedup(measure_speedup) -> None:
                        "A ratio below 1 is upside down; a tiny number is probably a time in seconds.")
         c.require(seconds < 30, f"measure_speedup({n}) took {seconds:.0f} s; a few seconds are enough.",
                   inputs={"n": n}, expected=Text("under 30 s"), returned=Text(f"{seconds:.0f} s"))
+        ref = _reference_speedup(n)
+        f = SPEEDUP_FACTOR
+        c.require(ref / f <= ratio <= ref * f,
+                  f"a speed-up of {ratio:.3g} is more than {f:g} times away from the {ref:.3g} that the "
+                  f"checker has just measured on this machine.",
+                  inputs={"n": n}, expected=Text(f"a ratio between {ref / f:.3g} and {ref * f:.3g}"),
+                  returned=value,
+                  hint="Time both versions on the same n elements and compare time per call with time "
+                       "per call: if the two were run a different number of times (timeit's number=...), "
+                       "divide each total by its own count.")
 
 
 # -- Exercise 2.7 -------------------------------------------------------------------
