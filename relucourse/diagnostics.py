@@ -8,7 +8,8 @@ units were never active on those inputs.
 
 * A *unit* is one feature of an output of shape (N, F) and one channel of an
   output of shape (N, C, ...). A channel counts as active if any of its
-  positions is.
+  positions is. For channels-last outputs, such as a transformer's
+  (N, tokens, features), pass ``unit_dim=-1``.
 * *Never active* means: output <= 0 on every input for ``nn.ReLU`` and
   ``nn.ReLU6`` (their output is 0 exactly when the unit is off), and
   pre-activation (the module's input) <= 0 on every input for the other
@@ -226,8 +227,8 @@ def _batches(inputs, batch_size: int) -> Iterator[Any]:
 class _Site:
     """Accumulated statistics of one activation call site: per-unit counts of active entries."""
 
-    def __init__(self, name: str, module: nn.Module, criterion: str):
-        self.name, self.module, self.criterion = name, module, criterion
+    def __init__(self, name: str, module: nn.Module, criterion: str, unit_dim: int = 1):
+        self.name, self.module, self.criterion, self.unit_dim = name, module, criterion, unit_dim
         self.counts: torch.Tensor | None = None
         self.nan: torch.Tensor | None = None
         self.entries = 0
@@ -240,14 +241,20 @@ class _Site:
                 f"layer '{self.name}' ({type(self.module).__name__}) produced an "
                 f"{'output' if self.criterion == 'output' else 'input'} of shape {shape}; the tool needs "
                 "a batch dimension first, then features (N, F) or channels (N, C, ...).")
-        units = t.shape[1]
+        if not -t.dim() <= self.unit_dim < t.dim() or self.unit_dim % t.dim() == 0:
+            raise DiagnosticError(
+                f"layer '{self.name}' ({type(self.module).__name__}) gave a tensor of shape {tuple(t.shape)}, "
+                f"in which unit_dim={self.unit_dim} is not a dimension after the batch dimension; use 1 for "
+                "(N, F) or (N, C, ...) and -1 for channels-last outputs.")
+        unit_dim = self.unit_dim % t.dim()
+        units = t.shape[unit_dim]
         if self.counts is not None and units != self.counts.numel():
             raise DiagnosticError(
                 f"layer '{self.name}' ({type(self.module).__name__}) had {self.counts.numel()} units "
                 f"(shape {self.shape}) on an earlier batch but {units} (shape {tuple(t.shape)}) now; "
                 "every batch must give the layer the same number of features or channels.")
         self.shape = tuple(t.shape)
-        dims = [0] + list(range(2, t.dim()))
+        dims = [d for d in range(t.dim()) if d != unit_dim]
         t = t.detach()
         if not t.is_floating_point():
             t = t.float()
@@ -281,7 +288,7 @@ def _model_device(model: nn.Module) -> torch.device | None:
     return None
 
 
-def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024) -> DeadUnitReport:
+def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: int = 1) -> DeadUnitReport:
     """Count, for every ReLU-family activation module of ``model``, the units never active on ``inputs``.
 
     ``inputs`` is a tensor or NumPy array whose first dimension indexes
@@ -296,12 +303,19 @@ def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024) -> DeadUnitR
     one forward pass, each call gets its own record, named ``"name (call k)"``
     from the second call on.
 
+    ``unit_dim`` is the dimension of an activation's output that indexes units:
+    1 (the default) for (N, F) and (N, C, ...) outputs; -1 for channels-last
+    outputs such as (N, tokens, features). Every other dimension except the
+    batch is a position: a unit is alive if it is active at any position.
+
     Raises :class:`DiagnosticError` (a ``ValueError``) with an explanation when
     the model has no ReLU-family modules, when ``inputs`` holds no samples, and
     when the model fails on the inputs (naming the layer and the shapes).
     """
     if not isinstance(model, nn.Module):
         raise DiagnosticError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
+    if isinstance(unit_dim, bool) or not isinstance(unit_dim, int):
+        raise DiagnosticError(f"unit_dim must be an integer dimension, got {unit_dim!r}.")
     found = find_activations(model)
     if not found:
         raise DiagnosticError(_no_activations_message(model))
@@ -316,7 +330,7 @@ def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024) -> DeadUnitR
         key = (id(module), k)
         if key not in sites:
             name = names[id(module)] + ("" if k == 0 else f" (call {k + 1})")
-            sites[key] = _Site(name, module, criterion)
+            sites[key] = _Site(name, module, criterion, unit_dim)
             order.append(key)
         return sites[key]
 
@@ -442,16 +456,17 @@ class DeadUnitRecorder:
     ([0], ['1'])
     """
 
-    def __init__(self, inputs, *, batch_size: int = 1024):
+    def __init__(self, inputs, *, batch_size: int = 1024, unit_dim: int = 1):
         self.inputs = inputs
         self.batch_size = batch_size
+        self.unit_dim = unit_dim
         self.epochs: list[int] = []
         self.reports: list[DeadUnitReport] = []
         self.history: dict[str, list[float]] = {}
 
     def record(self, model: nn.Module, epoch: int | None = None) -> None:
         """Run :func:`dead_units` on the stored inputs and append the result."""
-        report = dead_units(model, self.inputs, batch_size=self.batch_size)
+        report = dead_units(model, self.inputs, batch_size=self.batch_size, unit_dim=self.unit_dim)
         epoch = len(self.epochs) if epoch is None else int(epoch)
         for r in report.layers:
             self.history.setdefault(r.name, [math.nan] * len(self.epochs)).append(r.fraction)
@@ -497,138 +512,31 @@ def gradient_norms(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
         raise DiagnosticError("the model has no trainable parameters.")
-    inputs = torch.as_tensor(inputs)
+    if not torch.is_tensor(inputs):
+        inputs = torch.as_tensor(inputs)
+        if inputs.is_floating_point():
+            inputs = inputs.float()                  # NumPy's float64 -> the model's float32
     if inputs.dim() == 0 or inputs.shape[0] == 0:
         raise DiagnosticError("inputs holds no samples.")
+    targets = torch.as_tensor(targets)
     modes = {name: m.training for name, m in model.named_modules()}
     try:
         model.eval()
         with torch.enable_grad():
-            loss = loss_fn(model(inputs), torch.as_tensor(targets))
+            try:
+                outputs = model(inputs)
+            except (RuntimeError, ValueError, TypeError, IndexError) as err:
+                raise DiagnosticError(_failure_message(model, inputs, err)) from err
+            try:
+                loss = loss_fn(outputs, targets)
+            except (RuntimeError, ValueError, TypeError, IndexError) as err:
+                said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise DiagnosticError(
+                    f"the loss failed on outputs of shape {tuple(outputs.shape)} and targets of shape "
+                    f"{tuple(targets.shape)} (dtype {targets.dtype}). PyTorch said: {said}") from err
             grads = torch.autograd.grad(loss, [p for _, p in params], allow_unused=True)
     finally:
         for name, m in model.named_modules():
             if name in modes:
                 m.training = modes[name]
     return {n: (0.0 if g is None else float(g.norm())) for (n, _), g in zip(params, grads)}
-
-
-# -- Small experiments on the digits data (used by chapter 4 and its exercises) ---------------------
-#: Activation names accepted by :func:`build_mlp`.
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
-}
-
-
-def build_mlp(hidden: tuple[int, ...] = (64, 64), activation: str = "relu", *, n_in: int = 64,
-              n_out: int = 10, init: str = "default", bias: float | None = None, batch_norm: bool = False,
-              seed: int = 0) -> nn.Sequential:
-    """A seeded MLP ``n_in -> hidden... -> n_out`` for the dying-ReLU experiments.
-
-    ``activation`` is a key of :data:`ACTIVATIONS`; ``init`` and ``bias`` are as
-    in :func:`relucourse.training.mlp` (``bias`` sets every bias, including the
-    output layer's); ``batch_norm`` puts ``nn.BatchNorm1d`` between each hidden
-    linear layer and its activation.
-    """
-    from .training import mlp
-
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
-    net = mlp([n_in, *hidden, n_out], ACTIVATIONS[activation], seed=seed, init=init, bias=bias)
-    if not batch_norm:
-        return net
-    layers: list[nn.Module] = []
-    for i, module in enumerate(net):
-        layers.append(module)
-        if isinstance(module, nn.Linear) and i < len(net) - 1:
-            layers.append(nn.BatchNorm1d(module.out_features))
-    return nn.Sequential(*layers)
-
-
-@dataclass
-class DigitsRun:
-    """What :func:`digits_run` returns: the trained model, its history and the dead-unit recorder."""
-
-    model: nn.Module
-    history: dict[str, list[float]]
-    recorder: DeadUnitRecorder
-    X_train: torch.Tensor
-    X_test: torch.Tensor
-
-    @property
-    def diverged(self) -> bool:
-        """True when the training loss became NaN or infinite."""
-        return not all(math.isfinite(v) for v in self.history["loss"])
-
-    @property
-    def test_acc(self) -> float:
-        """Test accuracy after the last epoch."""
-        return self.history["test_acc"][-1]
-
-    @property
-    def dead(self) -> list[float]:
-        """Dead fraction per activation layer after the last epoch (on the training inputs)."""
-        return [values[-1] for values in self.recorder.history.values()]
-
-
-_DIGITS_CACHE: dict[bool, Any] = {}
-
-
-def _digits(standardize: bool):
-    if standardize not in _DIGITS_CACHE:
-        from .data import digits
-
-        _DIGITS_CACHE[standardize] = digits(seed=0, standardize=standardize)
-    return _DIGITS_CACHE[standardize]
-
-
-def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10,
-               batch_size: int = 64, seed: int = 0, standardize: bool = True, input_offset: float = 0.0,
-               every_epoch: bool = True, **build: Any) -> DigitsRun:
-    """Train an MLP on the digits (seeded) and record its dead fraction per layer before and after every epoch.
-
-    ``model`` continues training an existing model; otherwise
-    ``build_mlp(seed=seed, **build)`` makes a new one. ``standardize=False``
-    uses raw pixel intensities (0 to 16); ``input_offset`` is added to every
-    pixel of the training and test inputs. Dead units are counted on the
-    training inputs, before training and after every epoch, or with
-    ``every_epoch=False`` only before training and after the last epoch.
-    """
-    from .training import train_classifier
-
-    split = _digits(standardize)
-    X_train = torch.as_tensor(split.X_train + input_offset)
-    X_test = torch.as_tensor(split.X_test + input_offset)
-    if model is None:
-        model = build_mlp(seed=seed, **build)
-    elif build:
-        raise TypeError(f"model given: the build options {sorted(build)} would be ignored")
-    recorder = DeadUnitRecorder(X_train)
-    recorder.record(model, epoch=0)
-
-    def on_epoch(epoch: int, net: nn.Module) -> None:
-        if every_epoch or epoch == epochs:
-            recorder(epoch, net)
-
-    history = train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr, optimizer=optimizer,
-                               batch_size=batch_size, seed=seed, X_test=X_test, y_test=split.y_test,
-                               on_epoch=on_epoch)
-    return DigitsRun(model, history, recorder, X_train, X_test)
-
-
-def swap_activations(model: nn.Module, factory: Callable[[], nn.Module], kinds: tuple[type[nn.Module], ...] = (nn.ReLU,)
-                     ) -> nn.Module:
-    """Replace, in place, every submodule of a class in ``kinds`` by ``factory()``; return ``model``.
-
-    The weights are kept, so a trained ReLU network can continue training as,
-    say, a LeakyReLU network (``swap_activations(model, nn.LeakyReLU)``).
-
-    >>> net = swap_activations(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.ELU)
-    >>> type(net[1]).__name__
-    'ELU'
-    """
-    for parent in model.modules():
-        for name, child in list(parent.named_children()):
-            if isinstance(child, kinds):
-                setattr(parent, name, factory())
-    return model

@@ -1,5 +1,6 @@
 """Checkers of chapter 4: right answers written differently pass; plausible wrong ones fail clearly."""
 
+import contextlib
 import math
 
 import numpy as np
@@ -48,27 +49,26 @@ def counts_pre_hook_amax(model, X):
     relus = {m: name for name, m in model.named_modules() if type(m) is nn.ReLU}
     handles = [m.register_forward_pre_hook(lambda mod, args: best.__setitem__(
         relus[mod], args[0].detach().clone().transpose(0, 1).flatten(1).amax(dim=1))) for m in relus]
-    model(X)
-    for h in handles:
-        h.remove()
+    try:
+        model(X)
+    finally:
+        for h in handles:
+            h.remove()
     return {name: np.sum(b.numpy() <= 0) for name, b in best.items()}
 
 
 def counts_in_batches(model, X):
-    """Hooks that accumulate over batches of 7 inputs; counts as 0-d tensors."""
+    """Hooks that accumulate over batches of 7 inputs, removed by an ExitStack; counts as 0-d tensors."""
     seen = {}
-    handles = []
-    for name, m in model.named_modules():
-        if isinstance(m, nn.ReLU):
-            def hook(mod, inp, out, name=name):
-                on = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1)
-                seen[name] = on | seen.get(name, torch.zeros_like(on))
-            handles.append(m.register_forward_hook(hook))
-    with torch.no_grad():
+    with contextlib.ExitStack() as stack, torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, nn.ReLU):
+                def hook(mod, inp, out, name=name):
+                    on = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1)
+                    seen[name] = on | seen.get(name, torch.zeros_like(on))
+                stack.callback(m.register_forward_hook(hook).remove)
         for batch in X.split(7):
             model(batch)
-    for h in handles:
-        h.remove()
     return {k: (~v).sum() for k, v in seen.items()}
 
 
@@ -84,11 +84,13 @@ def counts_with(reduce_units, *, remove=True, convert=int):
             if isinstance(m, nn.ReLU):
                 handles.append(m.register_forward_hook(
                     lambda mod, i, o, name=name: out.__setitem__(name, reduce_units(o))))
-        with torch.no_grad():
-            model(X)
-        if remove:
-            for h in handles:
-                h.remove()
+        try:
+            with torch.no_grad():
+                model(X)
+        finally:
+            if remove:
+                for h in handles:
+                    h.remove()
         return {k: convert(v) for k, v in out.items()}
     return answer
 
@@ -124,6 +126,27 @@ def test_dead_counts_rejects_leftover_hooks_and_wrong_keys():
     expect_fail(ch04.check_dead_counts, trains_the_model, mentions=("parameters changed",))
 
 
+def test_dead_counts_rejects_hooks_left_after_an_error():
+    """Regression: the statement says "remove every hook ... even if something fails"; no try/finally failed to fail."""
+    def no_finally(model, X):
+        handles = [m.register_forward_hook(lambda mod, i, o: None)
+                   for m in model.modules() if isinstance(m, nn.ReLU)]
+        result = counts_solution(model, X)
+        with torch.no_grad():
+            model(X)                                  # raises for the broken model: handles never removed
+        for h in handles:
+            h.remove()
+        return result
+    expect_fail(ch04.check_dead_counts, no_finally, mentions=("raised an error", "finally"))
+
+    def swallows_the_error(model, X):                 # catching the error is fine if the hooks go
+        try:
+            return counts_solution(model, X)
+        except RuntimeError:
+            return {}
+    expect_pass(ch04.check_dead_counts, swallows_the_error)
+
+
 def test_dead_counts_malformed():
     assert_rejects_malformed(ch04.check_dead_counts)
 
@@ -146,7 +169,13 @@ def p_dead_erf(w, b, mu, s, n):
     return np.array((0.5 * (1 + math.erf(t / math.sqrt(2)))) ** n)   # a 0-d array
 
 
-@pytest.mark.parametrize("answer", [p_dead_solution, p_dead_scipy_logspace, p_dead_erf])
+def p_dead_torch_float32(w, b, mu, s, n):
+    """Regression: a correct float32 computation was rejected by rtol=1e-6 (Expected 2.111022e-08, Returned 2.11102e-08)."""
+    normal = torch.distributions.Normal(torch.tensor(float(w @ mu + b)), torch.tensor(float(s * np.linalg.norm(w))))
+    return float(normal.cdf(torch.tensor(0.0)) ** n)
+
+
+@pytest.mark.parametrize("answer", [p_dead_solution, p_dead_scipy_logspace, p_dead_erf, p_dead_torch_float32])
 def test_p_dead_accepts(answer):
     expect_pass(ch04.check_p_dead, answer)
 
@@ -162,6 +191,9 @@ def phi(t):
     lambda w, b, mu, s, n: phi(-b / (s * np.linalg.norm(w))) ** n,                      # ignores the offset
     lambda w, b, mu, s, n: phi(-(w @ mu + b) / (s ** 2 * np.linalg.norm(w))) ** n,      # s^2 for s
     lambda w, b, mu, s, n: 1 - (1 - phi(-(w @ mu + b) / (s * np.linalg.norm(w)))) ** n,  # off on SOME input
+    lambda w, b, mu, s, n: phi(-(w @ mu) / (s * np.linalg.norm(w))) ** n,                # ignores the bias
+    lambda w, b, mu, s, n: phi(-(w @ mu + b) / (s * np.abs(w).sum())) ** n,             # L1 norm of w
+    lambda w, b, mu, s, n: phi(-(w @ mu + b) / (s * np.linalg.norm(w))) ** (n - 1),     # one input short
 ])
 def test_p_dead_rejects(answer):
     expect_fail(ch04.check_p_dead, answer, mentions=("standard deviation",))
@@ -248,6 +280,7 @@ def settings(**kw):
     (settings(bias=-2.0), settings(bias=-2.0, batch_norm=True)),
     (settings(bias=-1), settings(bias=-1, init="he")),                     # ints are fine
     (settings(bias=-1.0), settings(bias=-1.0, activation="elu", lr=0.1)),  # restating a baseline value is fine
+    (settings(bias=np.float32(-2.0)), settings(bias=np.float32(-2.0), batch_norm=True)),  # regression: NumPy scalar
 ])
 def test_kill_and_fix_accepts(kill, fix):
     expect_pass(ch04.check_kill_and_fix, kill, fix)
@@ -278,6 +311,8 @@ def test_kill_and_fix_malformed():
     settings(standardize=True, input_offset=0.0),
     settings(batch_norm=True),
     settings(standardize=True, input_offset=0),
+    settings(input_offset=-5.0),                      # raw pixels shifted to about zero mean: centred, so fine
+    settings(standardize=True, input_offset=np.float64(0.0), init="he"),
 ])
 def test_repair_accepts(answer):
     expect_pass(ch04.check_repair, answer)
@@ -287,6 +322,7 @@ def test_repair_accepts(answer):
     (settings(lr=0.01), "not healthy"),                          # symptom treated, units stay dead
     (settings(optimizer="adam", lr=1e-3), "not healthy"),        # good accuracy, many dead units
     (settings(standardize=True), "not healthy"),                 # still offset by 5
+    (settings(input_offset=0.0), "mean and scale"),              # raw pixels 0..16 are still far from centred
     (settings(activation="leaky_relu"), "not healthy"),
     (settings(), "nothing was changed"),
     (settings(input_offset=5.0), "nothing was changed"),

@@ -358,31 +358,35 @@ def test_nan_is_inactive_and_reported():
     assert "diverged" not in str(dead_units(make_mlp(), data()))
 
 
-# -- experiment helpers --------------------------------------------------------------------------
-def test_build_mlp_and_digits_run():
-    net = diagnostics.build_mlp((8, 8), "elu", batch_norm=True, seed=0)
-    kinds = [type(m).__name__ for m in net]
-    assert kinds == ["Linear", "BatchNorm1d", "ELU", "Linear", "BatchNorm1d", "ELU", "Linear"]
-    with pytest.raises(ValueError, match="unknown activation"):
-        diagnostics.build_mlp(activation="tanh")
-    run = diagnostics.digits_run(hidden=(8,), epochs=2, lr=0.1, seed=1)
-    again = diagnostics.digits_run(hidden=(8,), epochs=2, lr=0.1, seed=1, every_epoch=False)
-    assert run.history == again.history                        # seeded
-    assert run.recorder.epochs == [0, 1, 2] and len(run.dead) == 1 and not run.diverged
-    assert again.recorder.epochs == [0, 2] and again.dead == run.dead
-    assert 0 <= run.test_acc <= 1
-    more = diagnostics.digits_run(run.model, epochs=1)
-    assert more.model is run.model
-    with pytest.raises(TypeError):
-        diagnostics.digits_run(run.model, hidden=(4,))
-    assert diagnostics.digits_run(activation="leaky_relu", epochs=2, lr=2.0).diverged
+def test_unit_dim_for_channels_last_outputs():
+    """(N, tokens, features) outputs: with unit_dim=-1 a unit is a feature, alive at any token."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 6), nn.GELU(), nn.Linear(6, 6), nn.ReLU())
+    with torch.no_grad():
+        model[0].bias[[1, 4]] = -100.0
+        model[2].bias[5] = -100.0
+    X = torch.randn(10, 7, 8, generator=torch.Generator().manual_seed(1))
+    report = dead_units(model, X, unit_dim=-1)
+    assert [(r.units, r.dead_index) for r in report.layers] == [(6, (1, 4)), (6, (5,))]
+    assert dead_units(model, X, unit_dim=2).to_dict() == report.to_dict()
+    assert [r.units for r in dead_units(model, X).layers] == [7, 7]     # default: dim 1 (tokens here)
+    recorder = DeadUnitRecorder(X, unit_dim=-1)
+    recorder.record(model)
+    assert recorder.reports[0].to_dict() == report.to_dict()
+    for bad in (0, 3, -4):
+        with pytest.raises(DiagnosticError, match="not a dimension after the batch"):
+            dead_units(model, X, unit_dim=bad)
+    with pytest.raises(DiagnosticError, match="integer"):
+        dead_units(model, X, unit_dim=1.0)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
-def test_swap_activations_keeps_weights():
+def test_gradient_norms_accepts_numpy_and_explains_shape_errors():
     model = make_mlp()
-    model.add_module("extra", nn.Sequential(nn.ReLU()))
-    w = model[0].weight.clone()
-    out = diagnostics.swap_activations(model, lambda: nn.LeakyReLU(0.2))
-    assert out is model and torch.equal(model[0].weight, w)
-    kinds = [type(m).__name__ for m in model.modules() if not isinstance(m, (nn.Sequential, nn.Linear))]
-    assert kinds == ["LeakyReLU"] * 3
+    X, y = data(), torch.zeros(200, dtype=torch.long)
+    assert gradient_norms(model, X.double().numpy(), y.numpy()) == pytest.approx(gradient_norms(model, X, y))
+    with pytest.raises(DiagnosticError, match=r"layer '0' \(Linear\).*\(200, 4\).*expects \(N, 5\)"):
+        gradient_norms(model, torch.randn(200, 4), y)
+    with pytest.raises(DiagnosticError, match=r"loss failed.*\(200, 3\).*targets of shape \(200,\)"):
+        gradient_norms(model, X, torch.zeros(200))
+    assert model.training and not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())

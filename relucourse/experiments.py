@@ -1,0 +1,144 @@
+"""Small, seeded dying-ReLU experiments on scikit-learn's digits (chapter 4 and its exercises).
+
+These helpers are not the diagnostic tool (that is :mod:`relucourse.diagnostics`);
+they set up the chapter's experiments on top of :func:`relucourse.training.mlp`
+and :func:`relucourse.training.train_classifier`:
+
+* :func:`build_mlp` adds named activations and batch normalization to ``mlp``;
+* :func:`digits_run` trains one setting on the digits and records the dead
+  fraction per layer with :class:`relucourse.diagnostics.DeadUnitRecorder`;
+* :func:`swap_activations` replaces the activation modules of a trained model.
+
+>>> run = digits_run(hidden=(8,), epochs=1, seed=0)
+>>> run.recorder.epochs, len(run.dead)
+([0, 1], 1)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .diagnostics import DeadUnitRecorder
+from .training import mlp, train_classifier
+
+__all__ = ["ACTIVATIONS", "build_mlp", "DigitsRun", "digits_run", "swap_activations"]
+
+#: Activation names accepted by :func:`build_mlp`.
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
+}
+
+
+def build_mlp(hidden: tuple[int, ...] = (64, 64), activation: str = "relu", *, n_in: int = 64,
+              n_out: int = 10, init: str = "default", bias: float | None = None, batch_norm: bool = False,
+              seed: int = 0) -> nn.Sequential:
+    """A seeded MLP ``n_in -> hidden... -> n_out`` for the dying-ReLU experiments.
+
+    ``activation`` is a key of :data:`ACTIVATIONS`; ``init``, ``bias`` and
+    ``seed`` are passed to :func:`relucourse.training.mlp` (``bias`` sets every
+    bias, including the output layer's); ``batch_norm`` puts ``nn.BatchNorm1d``
+    between each hidden linear layer and its activation.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
+    net = mlp([n_in, *hidden, n_out], ACTIVATIONS[activation], seed=seed, init=init, bias=bias)
+    if not batch_norm:
+        return net
+    layers: list[nn.Module] = []
+    for i, module in enumerate(net):
+        layers.append(module)
+        if isinstance(module, nn.Linear) and i < len(net) - 1:
+            layers.append(nn.BatchNorm1d(module.out_features))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class DigitsRun:
+    """What :func:`digits_run` returns: the trained model, its history and the dead-unit recorder."""
+
+    model: nn.Module
+    history: dict[str, list[float]]
+    recorder: DeadUnitRecorder
+    X_train: torch.Tensor
+    X_test: torch.Tensor
+
+    @property
+    def diverged(self) -> bool:
+        """True when the training loss became NaN or infinite."""
+        return not all(math.isfinite(v) for v in self.history["loss"])
+
+    @property
+    def test_acc(self) -> float:
+        """Test accuracy after the last epoch."""
+        return self.history["test_acc"][-1]
+
+    @property
+    def dead(self) -> list[float]:
+        """Dead fraction per activation layer after the last epoch (on the training inputs)."""
+        return [values[-1] for values in self.recorder.history.values()]
+
+
+_DIGITS_CACHE: dict[bool, Any] = {}
+
+
+def _digits(standardize: bool):
+    if standardize not in _DIGITS_CACHE:
+        from .data import digits
+
+        _DIGITS_CACHE[standardize] = digits(seed=0, standardize=standardize)
+    return _DIGITS_CACHE[standardize]
+
+
+def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10,
+               batch_size: int = 64, seed: int = 0, standardize: bool = True, input_offset: float = 0.0,
+               every_epoch: bool = True, **build: Any) -> DigitsRun:
+    """Train an MLP on the digits (seeded) and record its dead fraction per layer before and after every epoch.
+
+    ``model`` continues training an existing model; otherwise
+    ``build_mlp(seed=seed, **build)`` makes a new one. ``standardize=False``
+    uses raw pixel intensities (0 to 16); ``input_offset`` is added to every
+    pixel of the training and test inputs. Dead units are counted on the
+    training inputs, before training and after every epoch, or with
+    ``every_epoch=False`` only before training and after the last epoch.
+    """
+    split = _digits(standardize)
+    X_train = torch.as_tensor(split.X_train + input_offset)
+    X_test = torch.as_tensor(split.X_test + input_offset)
+    if model is None:
+        model = build_mlp(seed=seed, **build)
+    elif build:
+        raise TypeError(f"model given: the build options {sorted(build)} would be ignored")
+    recorder = DeadUnitRecorder(X_train)
+    recorder.record(model, epoch=0)
+
+    def on_epoch(epoch: int, net: nn.Module) -> None:
+        if every_epoch or epoch == epochs:
+            recorder(epoch, net)
+
+    history = train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr, optimizer=optimizer,
+                               batch_size=batch_size, seed=seed, X_test=X_test, y_test=split.y_test,
+                               on_epoch=on_epoch)
+    return DigitsRun(model, history, recorder, X_train, X_test)
+
+
+def swap_activations(model: nn.Module, factory: Callable[[], nn.Module],
+                     kinds: tuple[type[nn.Module], ...] = (nn.ReLU,)) -> nn.Module:
+    """Replace, in place, every submodule of a class in ``kinds`` by ``factory()``; return ``model``.
+
+    The weights are kept, so a trained ReLU network can continue training as,
+    say, a LeakyReLU network (``swap_activations(model, nn.LeakyReLU)``).
+
+    >>> net = swap_activations(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.ELU)
+    >>> type(net[1]).__name__
+    'ELU'
+    """
+    for parent in model.modules():
+        for name, child in list(parent.named_children()):
+            if isinstance(child, kinds):
+                setattr(parent, name, factory())
+    return model

@@ -1,0 +1,71 @@
+"""The chapter-4 experiment helpers: seeded MLPs on the digits, their dead-unit records, activation swaps."""
+
+import pytest
+import torch
+from torch import nn
+
+from relucourse import experiments
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models train fastest on one thread, especially on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 3))
+
+
+def test_build_mlp_and_digits_run():
+    net = experiments.build_mlp((8, 8), "elu", batch_norm=True, seed=0)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "BatchNorm1d", "ELU", "Linear", "BatchNorm1d", "ELU", "Linear"]
+    with pytest.raises(ValueError, match="unknown activation"):
+        experiments.build_mlp(activation="tanh")
+    run = experiments.digits_run(hidden=(8,), epochs=2, lr=0.1, seed=1)
+    again = experiments.digits_run(hidden=(8,), epochs=2, lr=0.1, seed=1, every_epoch=False)
+    assert run.history == again.history                        # seeded
+    assert run.recorder.epochs == [0, 1, 2] and len(run.dead) == 1 and not run.diverged
+    assert again.recorder.epochs == [0, 2] and again.dead == run.dead
+    assert 0 <= run.test_acc <= 1
+    more = experiments.digits_run(run.model, epochs=1)
+    assert more.model is run.model
+    with pytest.raises(TypeError):
+        experiments.digits_run(run.model, hidden=(4,))
+    assert experiments.digits_run(activation="leaky_relu", epochs=2, lr=2.0).diverged
+
+
+def test_swap_activations_keeps_weights():
+    model = make_mlp()
+    model.add_module("extra", nn.Sequential(nn.ReLU()))
+    w = model[0].weight.clone()
+    out = experiments.swap_activations(model, lambda: nn.LeakyReLU(0.2))
+    assert out is model and torch.equal(model[0].weight, w)
+    kinds = [type(m).__name__ for m in model.modules() if not isinstance(m, (nn.Sequential, nn.Linear))]
+    assert kinds == ["LeakyReLU"] * 3
+
+
+def test_build_mlp_is_training_mlp_plus_options():
+    from relucourse.training import mlp
+
+    plain = experiments.build_mlp((8, 4), "relu", init="he", bias=0.1, seed=3)
+    reference = mlp([64, 8, 4, 10], nn.ReLU, init="he", bias=0.1, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(plain.parameters(), reference.parameters()))
+    with_bn = experiments.build_mlp((8, 4), "relu", init="he", bias=0.1, batch_norm=True, seed=3)
+    linears = [m for m in with_bn if isinstance(m, nn.Linear)]
+    assert all(torch.equal(a.weight, b.weight) for a, b in zip(linears, reference[::2]))
+
+
+def test_digits_run_records_what_dead_units_reports():
+    from relucourse.diagnostics import dead_units
+
+    run = experiments.digits_run(bias=-1.0, epochs=2, seed=0)
+    assert run.dead == [r.fraction for r in dead_units(run.model, run.X_train).layers]
+    assert max(run.dead) > 0.5                                  # the chapter's "bias -1" failure
+    raw = experiments.digits_run(standardize=False, input_offset=5.0, epochs=1, seed=0)
+    assert float(raw.X_train.min()) == 5.0 and float(raw.X_train.max()) == 21.0

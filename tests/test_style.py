@@ -1,0 +1,57 @@
+"""Reader-facing conventions that are easy to check mechanically."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+MAX_CODE_LINE = 90  # wider lines scroll sideways in the book's text column
+
+
+def _chapter_code_cells(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", text, flags=re.S | re.M)
+    # drop each cell's YAML header (between --- lines) and :option: lines
+    cleaned = []
+    for cell in cells:
+        cell = re.sub(r"\A---\n.*?\n---\n", "", cell, flags=re.S)
+        cleaned.append("\n".join(line for line in cell.splitlines() if not line.startswith(":")))
+    return cleaned
+
+
+def _sources(path: Path) -> list[str]:
+    if path.suffix == ".md":
+        return _chapter_code_cells(path)
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: p.name)
+def test_code_lines_fit_the_column(path):
+    long = [line for src in _sources(path) for line in src.splitlines() if len(line) > MAX_CODE_LINE]
+    assert not long, f"{len(long)} code lines longer than {MAX_CODE_LINE} characters, e.g.\n" + "\n".join(long[:5])
+
+
+@pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: p.name)
+def test_randomness_is_seeded(path):
+    code = "\n".join(_sources(path))
+    if re.search(r"torch\.(rand|randn|randint|randperm)\b|nn\.(Linear|Conv)|default_rng|np\.random\.", code):
+        assert "manual_seed" in code or "seed=" in code or "default_rng(" in code, f"{path.name}: unseeded randomness?"
+    assert "np.random.seed(" not in code, "use np.random.default_rng(seed), not the legacy global seed"
+    assert not re.search(r"default_rng\(\s*\)", code), "default_rng() without a seed"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_only_timing_cells_skip_output_comparison(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        tags = cell.metadata.get("tags", [])
+        if "nbval-ignore-output" in tags or "nbval-skip" in tags:
+            first = cell.source.splitlines()[0].lower()
+            assert first.startswith("#") and ("timing" in first or "time" in first), (
+                f"{path.name}: a cell excluded from nbval must start with a comment saying why "
+                f"(timings only):\n{cell.source[:200]}")
