@@ -20,6 +20,9 @@ def _chapter_code_cells(path: Path) -> list[str]:
     # drop each cell's YAML header (between --- lines) and :option: lines
     cleaned = []
     for cell in cells:
+        header = cell.split("\n---\n", 1)[0] if cell.startswith("---\n") else cell[:200]
+        if re.search(r"remove-(cell|input)", header):
+            continue  # the reader never sees this code
         cell = re.sub(r"\A---\n.*?\n---\n", "", cell, flags=re.S)
         cleaned.append("\n".join(line for line in cell.splitlines() if not line.startswith(":")))
     return cleaned
