@@ -12,14 +12,6 @@ from helpers import assert_rejects_malformed, expect_fail, expect_pass
 from relucourse.exercises import ch04
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The checkers train tiny models; one thread is fastest and keeps the test quick on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # -- 4.1 dead_counts --------------------------------------------------------------------------
 def counts_solution(model, X):

@@ -16,14 +16,6 @@ from relucourse import diagnostics  # noqa: E402
 from relucourse.diagnostics import DeadUnitRecorder, DiagnosticError, dead_units, gradient_norms  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models train fastest on one thread, especially on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make_mlp(act=nn.ReLU, dead=(0, 3), width=6, seed=0):
     """64 -> width -> width -> 10 with the listed units of the first hidden layer killed by a bias of -1e3."""
