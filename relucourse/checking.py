@@ -277,12 +277,13 @@ class Check:
     def equal(self, returned: Any, expected: Any, *, inputs: Mapping[str, Any] | None = None,
               what: str = "your answer", hint: str | None = None) -> None:
         """Require ``returned == expected`` for plain values (ints, strings, tuples, bools)."""
-        try:
-            same = bool(returned == expected) and type(returned) is not type(None)
-        except Exception:  # noqa: BLE001 - e.g. an array compared with an int
-            same = False
-        if expected is None:
-            same = returned is None
+        if expected is None or returned is None:
+            same = returned is expected
+        else:
+            try:
+                same = bool(returned == expected)
+            except Exception:  # noqa: BLE001 - e.g. an array compared with an int
+                same = False
         if not same:
             self.fail(f"{what} is not the expected value.", inputs=inputs,
                       expected=expected, returned=returned, hint=hint)
