@@ -212,6 +212,30 @@ class Check:
                            "was produced along the way; rewrite the computation to avoid it.")
         return result
 
+    def own_code(self, fn: Any, *, call: str, forbidden: tuple[str, ...] = (
+                 "numpy", "torch", "scipy", "math", "relucourse", "sklearn"),
+                 hint: str | None = None) -> None:
+        """Require ``fn`` to be the student's own function, not a library's passed as it is.
+
+        An exercise that asks to *implement* something that a library already
+        has (``np.tanh``, ``torch.relu``, the course's own reference code) is
+        not answered by handing over the library function. This catches the
+        direct hand-over (``my_tanh = np.tanh``); a wrapper around the library
+        call is still possible, which a self-check in the same Python process
+        cannot prevent (see the instructor's guide).
+        """
+        module = getattr(fn, "__module__", None) or type(fn).__module__ or ""
+        if isinstance(fn, np.ufunc):
+            module = "numpy"
+        root = module.split(".")[0]
+        if root in forbidden or root == "builtins" and not isinstance(fn, type(lambda: 0)):
+            name = getattr(fn, "__name__", None) or repr(fn)
+            self.fail(f"{call} is the library function {module}.{name}, passed as it is; "
+                      "this exercise asks you to write it yourself.",
+                      hint=hint or "Define a function with `def` whose body computes the result "
+                                   "with the operations the exercise allows.")
+        self.count += 1
+
     # -- comparisons ---------------------------------------------------------
     def array(self, value: Any, *, what: str = "your answer", inputs=None, shape=None,
               dtype=None, hint: str | None = None) -> np.ndarray:

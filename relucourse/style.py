@@ -33,6 +33,38 @@ COLORS = {
     "class1": PALETTE[3],
 }
 
+#: Line styles and markers that go with the colours, so that series stay apart in
+#: greyscale print and for colour-blind readers: pair ``COLORS[k]`` with ``LINESTYLES[k]``.
+LINESTYLES = {
+    "relu": "-",
+    "sigmoid": "--",
+    "tanh": "-.",
+    "leaky_relu": ":",
+    "gelu": (0, (5, 1.5, 1, 1.5, 1, 1.5)),
+    "silu": (0, (8, 2)),
+    "elu": (0, (2, 1)),
+    "linear": (0, (1, 2)),
+}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+#: Widest figure, in inches at ``figure.dpi`` = 100 (so 700 px). The book's text
+#: column is about this wide at a 1280 px window, so a figure no wider than this is
+#: shown at (nearly) its natural size and its 10-11 pt text stays at 11 px or more.
+#: Two panels side by side share this width; more than two panels go in rows.
+MAX_WIDTH = 7.0
+
+
+def figsize(rows: int = 1, cols: int = 1, *, height: float | None = None) -> tuple[float, float]:
+    """A figure size that fits the text column: ``MAX_WIDTH`` wide, about 3 in per row of panels.
+
+    >>> figsize(1, 2)
+    (7.0, 3.2)
+    """
+    if height is None:
+        height = {1: 3.2 if cols > 1 else 3.8}.get(rows, 2.9 * rows)
+    return (MAX_WIDTH, height)
+
+
 RC = {
     "figure.figsize": (6.4, 4.0),
     "figure.dpi": 100,
