@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from scipy.special import erf
 from torch import nn
 
+import answers_ch05 as answers
 from helpers import assert_rejects_malformed, expect_fail, expect_pass
 from relucourse import activations as act
 from relucourse.exercises import ch05
@@ -21,6 +22,7 @@ def _stable_sigmoid(x):
 
 # -- 5.1 LeakyReLU and ELU ---------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [
+    answers.leaky_relu,
     lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x, negative_slope * np.asarray(x)),
     lambda x, negative_slope=0.01: np.maximum(x, 0) + negative_slope * np.minimum(x, 0),
     lambda x, negative_slope=0.01: F.leaky_relu(torch.from_numpy(np.asarray(x)), negative_slope).numpy(),
@@ -56,7 +58,7 @@ def elu_masked(x, alpha=1.0):
     return out
 
 
-@pytest.mark.parametrize("answer", [elu_naive_exp, elu_masked, act.elu])
+@pytest.mark.parametrize("answer", [answers.elu, elu_naive_exp, elu_masked])
 def test_elu_accepts(answer):
     expect_pass(ch05.check_elu, answer)
 
@@ -88,7 +90,7 @@ def gelu_math_erf(x, approximate="none"):
     return x * np.vectorize(lambda t: 0.5 * math.erfc(-t / math.sqrt(2)))(x)
 
 
-@pytest.mark.parametrize("answer", [gelu_torch, gelu_math_erf, act.gelu])
+@pytest.mark.parametrize("answer", [answers.gelu, gelu_torch, gelu_math_erf])
 def test_gelu_accepts(answer):
     expect_pass(ch05.check_gelu, answer)
 
@@ -110,6 +112,7 @@ def test_gelu_malformed():
 
 # -- 5.3 SiLU and Mish ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [
+    answers.silu,
     lambda x: np.asarray(x) * _stable_sigmoid(np.asarray(x)),
     lambda x: F.silu(torch.from_numpy(np.asarray(x))).numpy(),
     lambda x: np.asarray(x) * np.exp(-np.logaddexp(0, -np.asarray(x))),
@@ -134,6 +137,7 @@ def test_silu_malformed():
 
 
 @pytest.mark.parametrize("answer", [
+    answers.mish,
     lambda x: np.asarray(x) * np.tanh(np.logaddexp(0, np.asarray(x))),
     lambda x: F.mish(torch.from_numpy(np.asarray(x))).numpy(),
     lambda x: np.asarray(x) * np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))),
@@ -164,7 +168,7 @@ def swish_grad_autograd(x, beta):
 
 
 @pytest.mark.parametrize("answer", [
-    lambda x, beta: act.swish_grad(x, beta),
+    answers.swish_grad,
     swish_grad_autograd,
     lambda x, beta: _stable_sigmoid(beta * x) * (1 + beta * x * (1 - _stable_sigmoid(beta * x))),
 ])
@@ -197,7 +201,7 @@ def softplus_logaddexp(x, beta=1.0, threshold=20.0):
     return np.where(z > threshold, x, np.logaddexp(0, z) / beta)
 
 
-@pytest.mark.parametrize("answer", [softplus_torch, softplus_logaddexp, act.softplus])
+@pytest.mark.parametrize("answer", [answers.softplus, softplus_torch, softplus_logaddexp])
 def test_softplus_accepts(answer):
     expect_pass(ch05.check_softplus, answer)
 
@@ -250,7 +254,7 @@ def simulate_numpy(x, depth, seed):
     return stats
 
 
-@pytest.mark.parametrize("answer", [make_simulate(), simulate_numpy])
+@pytest.mark.parametrize("answer", [answers.simulate, make_simulate(), simulate_numpy])
 def test_selu_simulation_accepts(answer):
     expect_pass(ch05.check_selu_simulation, answer)
 
@@ -274,7 +278,7 @@ def test_selu_simulation_malformed():
 
 # -- 5.7 SwiGLU ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [
-    lambda d_model, d_ff: (2 * d_ff) // 3,
+    answers.matched_hidden,
     lambda d_model, d_ff: int(math.floor(2 * d_model * d_ff / (3 * d_model))),
     lambda d_model, d_ff: int(np.int64(2 * d_ff) // 3),
 ])
@@ -327,7 +331,7 @@ class SwiGLUWithModules(nn.Module):
         return self.w_out(g * torch.sigmoid(g) * self.w_value(x))
 
 
-@pytest.mark.parametrize("answer", [make_block(), SwiGLUWithModules])
+@pytest.mark.parametrize("answer", [answers.SwiGLU, make_block(), SwiGLUWithModules])
 def test_swiglu_accepts(answer):
     expect_pass(ch05.check_swiglu, answer)
 
@@ -376,8 +380,49 @@ def test_mish_rejects_cut_tail():
         np.logaddexp(0, np.asarray(x)))))
 
 
-def test_leaky_relu_accepts_maximum_form():
-    expect_pass(ch05.check_leaky_relu, lambda x, negative_slope=0.01: np.maximum(x, negative_slope * x))
+def test_leaky_relu_rejects_maximum_form_for_slopes_above_one():
+    """max(x, slope * x) is LeakyReLU only for slopes up to 1 (x = -1, slope 2: -1 instead of -2)."""
+    msg = expect_fail(ch05.check_leaky_relu, lambda x, negative_slope=0.01: np.maximum(x, negative_slope * x),
+                      mentions=("negative_slope = 2", "only for slopes up to 1", "sign of x"))
+    assert "expected -4, got -2" in msg, msg
+
+
+def test_leaky_relu_rejects_abs_of_a_negative_slope():
+    expect_fail(ch05.check_leaky_relu,
+                lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x, abs(negative_slope) * np.asarray(x)),
+                mentions=("negative_slope = -0.5", "A negative slope is allowed"))
+
+
+def test_leaky_relu_rejects_a_slope_clipped_to_one():
+    expect_fail(ch05.check_leaky_relu,
+                lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x,
+                                                        min(negative_slope, 1.0) * np.asarray(x)),
+                mentions=("negative_slope = 2",))
+
+
+@pytest.mark.parametrize("checker, handed_over, call", [
+    (ch05.check_leaky_relu, act.leaky_relu, "leaky_relu(x)"),
+    (ch05.check_leaky_relu, F.leaky_relu, "leaky_relu(x)"),
+    (ch05.check_elu, act.elu, "elu(x)"),
+    (ch05.check_elu, F.elu, "elu(x)"),
+    (ch05.check_gelu, act.gelu, "gelu(x)"),
+    (ch05.check_silu, act.silu, "silu(x)"),
+    (ch05.check_mish, act.mish, "mish(x)"),
+    (ch05.check_swish_grad, act.swish_grad, "swish_grad(x, beta)"),
+    (ch05.check_softplus, act.softplus, "softplus(x)"),
+    (ch05.check_softplus, F.softplus, "softplus(x)"),
+])
+def test_library_function_handed_over_is_rejected(checker, handed_over, call):
+    """The course's reference implementations (shown in chapter 5) and PyTorch's are not answers."""
+    expect_fail(checker, handed_over, values=False, mentions=(call, "passed as it is", "write it yourself"))
+
+
+def test_no_module_level_helper_returns_an_answer():
+    """Issue 12: the checkers' reference helpers live inside the checkers, not at module level."""
+    public_or_private = [name for name in vars(ch05) if callable(getattr(ch05, name))
+                         and getattr(getattr(ch05, name), "__module__", "") == ch05.__name__
+                         and not name.startswith("check_")]
+    assert set(public_or_private) <= {"_inputs", "_compare_elementwise", "_leaky_hint"}, public_or_private
 
 
 @pytest.mark.parametrize("answer", [

@@ -5,7 +5,11 @@ chooses (fixed seeds, so feedback is reproducible), and either prints one line
 starting with ✅ or raises :class:`relucourse.checking.CheckFailed` with the
 failing input, the expected and the returned value. The references are the
 course's own implementations (:mod:`relucourse.activations`, tested against
-PyTorch) or PyTorch itself.
+PyTorch) or PyTorch itself. Those implementations are shown in chapter 5, so a
+checker for an exercise that asks to implement one of them rejects it when it
+is handed over as it is (:meth:`Check.own_code`); helpers that compute an
+expected result live inside the checker that needs them, so that nothing
+importable from this module returns an exercise's answer.
 """
 
 from __future__ import annotations
@@ -25,8 +29,14 @@ _EDGES = [0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1
           710.0, -710.0, 1e3, -1e3, 1e4, -1e4]
 
 
-def _inputs(edges=_EDGES):
-    """(label, array) pairs: the edge values in both dtypes, a 2-D array and a 0-d array."""
+def _inputs(edges=_EDGES, first=None):
+    """(label, array) pairs: the edge values in both dtypes, a 2-D array and a 0-d array.
+
+    ``first``, when given, is a short float64 vector tried before the others, so that a
+    failure is reported on an input small enough to read.
+    """
+    if first is not None:
+        yield "short float64 vector", np.array(first, dtype=np.float64)
     base = np.array(edges)
     yield "float64 vector", base
     yield "float32 vector", base.astype(np.float32)
@@ -36,10 +46,10 @@ def _inputs(edges=_EDGES):
 
 def _compare_elementwise(c: Check, student, reference, *, kwargs_list, call: str, rtol64: float,
                          atol64: float, rtol32: float, atol32: float, check_dtype: bool, hint: str,
-                         edges=_EDGES) -> None:
+                         edges=_EDGES, first=None) -> None:
     for kwargs in kwargs_list:
         args_text = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-        for label, x in _inputs(edges):
+        for label, x in _inputs(edges, first):
             inputs = {f"x ({label})": x, **kwargs}
             out = c.call(student, x.copy(), **kwargs, call=f"{call}(x{args_text})", inputs=inputs)
             expected = reference(x.astype(np.float64), **kwargs).astype(x.dtype)
@@ -49,21 +59,44 @@ def _compare_elementwise(c: Check, student, reference, *, kwargs_list, call: str
 
 
 # -- Exercise 5.1 -----------------------------------------------------------------------------------
+#: Slopes the LeakyReLU check tries: PyTorch's default, TensorFlow's and Keras's, 0 (ReLU), 1 (the
+#: identity), a slope above 1 (where max(x, slope * x) picks the wrong branch) and a negative one
+#: (which PyTorch accepts too).
+_LEAKY_SLOPES = [None, 0.2, 0.3, 0.0, 1.0, 2.0, 5.0, -0.5]
+
+
+def _leaky_hint(slope) -> str:
+    if slope is not None and slope > 1:
+        return (f"With negative_slope = {slope:g}, x < 0 must give {slope:g} * x, which is *smaller* than x: "
+                "max(x, negative_slope * x) then picks x (and for x > 0 it picks the larger "
+                f"{slope:g} * x). That trick is right only for slopes up to 1; choose the branch by the "
+                "sign of x instead, e.g. np.where(x > 0, x, negative_slope * x).")
+    if slope is not None and slope < 0:
+        return ("A negative slope is allowed (PyTorch accepts it): x < 0 gives negative_slope * x, which is "
+                "positive. Use the slope as given, without abs() or clipping, and choose the branch by the "
+                "sign of x.")
+    return ("x where x > 0, negative_slope * x elsewhere; use the negative_slope argument (default 0.01, "
+            "as in PyTorch) and keep the input's dtype.")
+
+
 def check_leaky_relu(leaky_relu) -> None:
-    """``leaky_relu(x, negative_slope=0.01)``: PyTorch's default slope, any slope, dtype kept."""
+    """``leaky_relu(x, negative_slope=0.01)``: PyTorch's default slope, any real slope, dtype kept."""
     with Check("Exercise 5.1a (LeakyReLU)") as c:
-        _compare_elementwise(
-            c, leaky_relu, act.leaky_relu, kwargs_list=[{}, {"negative_slope": 0.2}, {"negative_slope": 0.3}],
-            call="leaky_relu", rtol64=1e-12, atol64=0.0, rtol32=1e-6, atol32=0.0, check_dtype=True,
-            hint="x where x > 0, negative_slope * x elsewhere; use the negative_slope argument (default 0.01, "
-                 "as in PyTorch) and keep the input's dtype.")
+        c.own_code(leaky_relu, call="leaky_relu(x)")
+        for slope in _LEAKY_SLOPES:
+            kwargs = {} if slope is None else {"negative_slope": slope}
+            _compare_elementwise(
+                c, leaky_relu, act.leaky_relu, kwargs_list=[kwargs], call="leaky_relu", rtol64=1e-12,
+                atol64=0.0, rtol32=1e-6, atol32=0.0, check_dtype=True, hint=_leaky_hint(slope),
+                first=[-2.0, -1.0, -0.0, 0.0, 1.0, 2.0])
 
 
 def check_elu(elu) -> None:
     """``elu(x, alpha=1.0)``: alpha honoured, no overflow warning for large x, dtype kept."""
     with Check("Exercise 5.1b (ELU)") as c:
+        c.own_code(elu, call="elu(x)")
         _compare_elementwise(
-            c, elu, act.elu, kwargs_list=[{}, {"alpha": 2.0}, {"alpha": 0.5}],
+            c, elu, act.elu, kwargs_list=[{}, {"alpha": 2.0}, {"alpha": 0.5}, {"alpha": 0.0}],
             call="elu", rtol64=1e-9, atol64=1e-15, rtol32=1e-6, atol32=1e-7, check_dtype=True,
             hint="x for x > 0 and alpha * (e^x - 1) for x <= 0, with the alpha you are given. np.where "
                  "evaluates both branches everywhere, so compute the exponential of min(x, 0) to avoid "
@@ -75,6 +108,7 @@ def check_gelu(gelu) -> None:
     """``gelu(x, approximate="none")``: the exact form by default, the tanh form on request."""
     edges = [e for e in _EDGES if abs(e) <= 100]
     with Check("Exercise 5.2 (GELU, exact and tanh forms)") as c:
+        c.own_code(gelu, call="gelu(x)")
         for approximate, kwargs in [("none", {}), ("none", {"approximate": "none"}),
                                     ("tanh", {"approximate": "tanh"})]:
             _compare_elementwise(
@@ -92,6 +126,7 @@ def check_gelu(gelu) -> None:
 def check_silu(silu) -> None:
     """``silu(x)`` = x sigmoid(x), without overflow warnings for |x| up to 1e4, dtype kept."""
     with Check("Exercise 5.3a (SiLU)") as c:
+        c.own_code(silu, call="silu(x)")
         _compare_elementwise(
             c, silu, lambda x: act.silu(x), kwargs_list=[{}], call="silu", rtol64=1e-10, atol64=1e-13,
             rtol32=1e-5, atol32=1e-6, check_dtype=True,
@@ -102,6 +137,7 @@ def check_silu(silu) -> None:
 def check_mish(mish) -> None:
     """``mish(x)`` = x tanh(softplus(x)), without overflow warnings, dtype kept."""
     with Check("Exercise 5.3b (Mish)") as c:
+        c.own_code(mish, call="mish(x)")
         _compare_elementwise(
             c, mish, lambda x: act.mish(x), kwargs_list=[{}], call="mish", rtol64=1e-10, atol64=1e-13,
             rtol32=1e-5, atol32=1e-6, check_dtype=True,
@@ -116,6 +152,8 @@ def check_swish_grad(swish_grad) -> None:
 
     x = np.concatenate([np.linspace(-8, 8, 33), [0.0, -30.0, 30.0, 1e-6, -1e-6]])
     with Check("Exercise 5.4 (the derivative of Swish)") as c:
+        c.own_code(swish_grad, call="swish_grad(x, beta)",
+                   hint="Derive the formula by hand and write it out; the check compares it with autograd.")
         for beta in (1.0, 0.0, 0.5, 1.702, 10.0):
             xt = torch.tensor(x, requires_grad=True)
             (xt * torch.sigmoid(beta * xt)).sum().backward()
@@ -129,24 +167,24 @@ def check_swish_grad(swish_grad) -> None:
 
 
 # -- Exercise 5.5 -----------------------------------------------------------------------------------
-def _torch_softplus(x, beta=1.0, threshold=20.0):
+def check_softplus(softplus) -> None:
+    """``softplus(x, beta=1.0, threshold=20.0)`` matching ``F.softplus``, threshold included."""
     import torch
     import torch.nn.functional as F
 
-    return F.softplus(torch.from_numpy(x), beta=beta, threshold=threshold).numpy()
+    def expected_softplus(x, beta=1.0, threshold=20.0):          # PyTorch's own, as the reference
+        return F.softplus(torch.from_numpy(x), beta=beta, threshold=threshold).numpy()
 
-
-def check_softplus(softplus) -> None:
-    """``softplus(x, beta=1.0, threshold=20.0)`` matching ``F.softplus``, threshold included."""
     edges = _EDGES + [5.0, 5.5, 6.0, 2.9, 3.1, 12.0, -12.0]
     with Check("Exercise 5.5 (Softplus with beta and threshold)") as c:
+        c.own_code(softplus, call="softplus(x)")
         for kwargs in [{}, {"beta": 2.0}, {"beta": 1.0, "threshold": 5.0}, {"beta": 2.0, "threshold": 5.0},
                        {"beta": 0.5, "threshold": 3.0}]:
             args_text = "".join(f", {k}={v!r}" for k, v in kwargs.items())
             for label, x in _inputs(edges):
                 inputs = {f"x ({label})": x, **kwargs}
                 out = c.call(softplus, x.copy(), **kwargs, call=f"softplus(x{args_text})", inputs=inputs)
-                expected = _torch_softplus(x, **kwargs)
+                expected = expected_softplus(x, **kwargs)
                 r, a = (2e-6, 1e-35) if x.dtype == np.float32 else (1e-10, 1e-300)
                 c.close(out, expected, inputs=inputs, rtol=r, atol=a, check_dtype=True, what="the result",
                         hint="log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold (compare "
@@ -155,23 +193,23 @@ def check_softplus(softplus) -> None:
 
 
 # -- Exercise 5.6 -----------------------------------------------------------------------------------
-def _selu_first_layer(x: np.ndarray):
-    """Expected (mean, variance) after one LeCun-normal layer + SELU, for a large width.
-
-    Each pre-activation is N(0, q_i) with q_i the mean square of input row i; average over rows.
-    """
-    z = np.linspace(-10, 10, 4001)
-    w = np.exp(-z * z / 2)
-    w /= w.sum()
-    q = np.mean(x * x, axis=1)
-    vals = act.selu(np.sqrt(q)[:, None] * z[None, :])
-    m1 = float(np.mean(vals @ w))
-    m2 = float(np.mean((vals ** 2) @ w))
-    return m1, m2 - m1 ** 2
-
-
 def check_selu_simulation(simulate) -> None:
     """``simulate(x, depth, seed) -> array (depth, 2)`` of (mean, variance) after each SELU layer."""
+
+    def first_layer(x: np.ndarray):
+        """Expected (mean, variance) after one LeCun-normal layer + SELU, for a large width.
+
+        Each pre-activation is N(0, q_i) with q_i the mean square of input row i; average over rows.
+        """
+        z = np.linspace(-10, 10, 4001)
+        w = np.exp(-z * z / 2)
+        w /= w.sum()
+        q = np.mean(x * x, axis=1)
+        vals = act.selu(np.sqrt(q)[:, None] * z[None, :])
+        m1 = float(np.mean(vals @ w))
+        m2 = float(np.mean((vals ** 2) @ w))
+        return m1, m2 - m1 ** 2
+
     rng = np.random.default_rng(5)
     cases = [("mean 0, variance 1", rng.standard_normal((200, 256))),
              ("mean 0, variance 4", 2.0 * rng.standard_normal((200, 256))),
@@ -186,7 +224,7 @@ def check_selu_simulation(simulate) -> None:
             stats = stats.astype(np.float64)
             c.require(bool(np.all(np.isfinite(stats))), "some returned statistics are not finite.",
                       inputs=inputs, returned=stats)
-            exp_m, exp_v = _selu_first_layer(x)
+            exp_m, exp_v = first_layer(x)
             c.require(abs(stats[0, 0] - exp_m) < 0.1 and abs(stats[0, 1] - exp_v) < 0.15 * max(exp_v, 0.2),
                       "the statistics after the first layer are not those of one LeCun-normal layer "
                       "(weights with variance 1/width, no bias) followed by SELU.",
@@ -207,7 +245,7 @@ def check_selu_simulation(simulate) -> None:
 def check_matched_hidden(matched_hidden) -> None:
     """``matched_hidden(d_model, d_ff)``: the largest h with 3 d_model h <= 2 d_model d_ff."""
     cases = [(768, 3072), (1024, 4096), (512, 2048), (64, 1000), (10, 11), (4096, 11008), (8, 3)]
-    with Check("Exercise 5.7a (SwiGLU hidden size for a parameter budget)") as c:
+    with Check("Exercise 5.7a (SwiGLU hidden size)") as c:
         for d_model, d_ff in cases:
             inputs = {"d_model": d_model, "d_ff": d_ff}
             got = c.call(matched_hidden, d_model, d_ff, call=f"matched_hidden({d_model}, {d_ff})", inputs=inputs)
