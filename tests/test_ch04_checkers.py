@@ -283,7 +283,7 @@ def test_kill_and_fix_accepts(kill, fix):
     (settings(bias=-2.0, lr=2.0), settings(bias=-2.0, batch_norm=True), "exactly one"),  # two changes
     (settings(bias=-2.0), settings(bias=0.1), "keep the killing change"),              # undoes the cause
     (settings(bias=-1.0), settings(bias=-1.0, activation="leaky_relu"), "does not save"),  # LeakyReLU is no cure
-    (settings(lr=2.0), settings(lr=2.0, batch_norm=True), "does not save"),            # BN not enough for lr
+    (settings(lr=2.0), settings(lr=2.0, init="he"), "does not save"),  # robust on seeds 0-5; BN at lr 2 is chaotic
     (settings(bias=-2.0), settings(bias=-2.0, batch_norm=True, init="he"), "exactly one"),  # two fixes
     (settings(epochs=1), settings(bias=-2.0), "not a setting"),
     (settings(activation="tanh"), settings(bias=-2.0), "not one of"),
@@ -301,21 +301,22 @@ def test_kill_and_fix_malformed():
 # -- 4.5 repair ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [
     settings(standardize=True, input_offset=0.0),
-    settings(batch_norm=True),
     settings(standardize=True, input_offset=0),
-    settings(input_offset=-5.0),                      # raw pixels shifted to about zero mean: centred, so fine
     settings(standardize=True, input_offset=np.float64(0.0), init="he"),
+    settings(standardize=True, input_offset=0.0, batch_norm=True),   # cause fixed; BN on top is fine
 ])
 def test_repair_accepts(answer):
     expect_pass(ch04.check_repair, answer)
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (settings(lr=0.01), "not healthy"),                          # symptom treated, units stay dead
-    (settings(optimizer="adam", lr=1e-3), "not healthy"),        # good accuracy, many dead units
-    (settings(standardize=True), "not healthy"),                 # still offset by 5
+    (settings(lr=0.01), "lr may help"),                          # symptom treated, units stay dead
+    (settings(optimizer="adam", lr=1e-3), "treats the symptom"),  # good accuracy, many dead units
+    (settings(batch_norm=True), "batch_norm may help"),          # trains, but hides the cause (issue 13)
+    (settings(standardize=True), "+5.0"),                        # still offset by 5
     (settings(input_offset=0.0), "mean and scale"),              # raw pixels 0..16 are still far from centred
-    (settings(activation="leaky_relu"), "not healthy"),
+    (settings(input_offset=-5.0), "not centred"),                # raw - 5: blank pixels become -5
+    (settings(activation="leaky_relu"), "not centred"),
     (settings(), "nothing was changed"),
     (settings(input_offset=5.0), "nothing was changed"),
     (settings(hidden=(128, 128)), "not a setting"),

@@ -372,6 +372,14 @@ def check_kill_and_fix(kill, fix) -> None:
                        "killer, no other single setting saves the network: choose a different kill.")
 
 
+def _worst_pixel_mean(standardize: bool, offset: float) -> float:
+    """The training-set mean of the pixel farthest from zero, for these input settings."""
+    from ..data import digits
+
+    means = digits(seed=0, standardize=standardize).X_train.astype(np.float64).mean(axis=0) + offset
+    return float(means[np.argmax(np.abs(means))])
+
+
 def check_repair(repaired_settings) -> None:
     """``repaired_settings()``: settings that turn the broken run (BROKEN) into a healthy one."""
     with Check("Exercise 4.5 (repair the broken training run)") as c:
@@ -380,6 +388,20 @@ def check_repair(repaired_settings) -> None:
         full = {**BROKEN, **settings}
         c.require(_changed(full, BROKEN) != {}, "the settings are the broken ones: nothing was changed.",
                   inputs={"BROKEN": BROKEN}, expected=Text("at least one change"), returned=settings)
+        # The cause is in the data: the inputs that reach the network must be centred. Changes that only
+        # make the network cope with off-centre inputs (batch normalization, Adam, another activation or
+        # learning rate) treat the symptom. Checked on the inputs, not by training: robust on any CPU.
+        worst_mean = _worst_pixel_mean(full["standardize"], full["input_offset"])
+        coping = sorted(k for k in _changed(full, BROKEN) if k not in ("standardize", "input_offset"))
+        c.require(abs(worst_mean) <= 0.5,
+                  f"the inputs that reach the network are still not centred: one pixel's mean over the "
+                  f"training set is {worst_mean:+.1f} (it should be within 0.5 of zero).",
+                  inputs={"settings (on top of BROKEN)": settings},
+                  expected=Text("every pixel's mean within 0.5 of 0"), returned=Text(f"{worst_mean:+.1f}"),
+                  hint=(f"Your change of {', '.join(coping)} may help the network cope with such inputs, but "
+                        "it treats the symptom. " if coping else "")
+                       + "Find out with dead_units which layer dies first, then look at what it receives: "
+                         "the inputs' mean and scale. Fix the cause rather than the symptom.")
         runs = _train(full)
         c.require(_healthy(runs, acc=0.9, dead=0.1),
                   "the repaired run is not healthy: it needs test accuracy >= 90% and no layer more than 10% "
