@@ -17,6 +17,7 @@ and :func:`relucourse.training.train_classifier`:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -43,18 +44,32 @@ def build_mlp(hidden: tuple[int, ...] = (64, 64), activation: str = "relu", *, n
     ``seed`` are passed to :func:`relucourse.training.mlp` (``bias`` sets every
     bias, including the output layer's); ``batch_norm`` puts ``nn.BatchNorm1d``
     between each hidden linear layer and its activation.
+
+    The modules have readable names, so that the dead-unit tool's reports use
+    them: ``fc1``, (``bn1``,) ``hidden1`` (the activation: the output of hidden
+    layer 1), ``fc2``, ..., ``out``. Integer indexing still works
+    (``net[0]`` is ``fc1``).
+
+    >>> [name for name, _ in build_mlp((8, 8)).named_children()]
+    ['fc1', 'hidden1', 'fc2', 'hidden2', 'out']
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
     net = mlp([n_in, *hidden, n_out], ACTIVATIONS[activation], seed=seed, init=init, bias=bias)
-    if not batch_norm:
-        return net
-    layers: list[nn.Module] = []
+    layers: list[tuple[str, nn.Module]] = []
+    k = 0
     for i, module in enumerate(net):
-        layers.append(module)
-        if isinstance(module, nn.Linear) and i < len(net) - 1:
-            layers.append(nn.BatchNorm1d(module.out_features))
-    return nn.Sequential(*layers)
+        if isinstance(module, nn.Linear):
+            if i == len(net) - 1:
+                layers.append(("out", module))
+                continue
+            k += 1
+            layers.append((f"fc{k}", module))
+            if batch_norm:
+                layers.append((f"bn{k}", nn.BatchNorm1d(module.out_features)))
+        else:
+            layers.append((f"hidden{k}", module))
+    return nn.Sequential(OrderedDict(layers))
 
 
 @dataclass

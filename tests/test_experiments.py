@@ -61,3 +61,11 @@ def test_digits_run_records_what_dead_units_reports():
     assert max(run.dead) > 0.5                                  # the chapter's "bias -1" failure
     raw = experiments.digits_run(standardize=False, input_offset=5.0, epochs=1, seed=0)
     assert float(raw.X_train.min()) == 5.0 and float(raw.X_train.max()) == 21.0
+
+
+def test_build_mlp_names_its_layers_readably():
+    net = experiments.build_mlp((8, 8), batch_norm=True, seed=0)
+    assert [n for n, _ in net.named_children()] == ["fc1", "bn1", "hidden1", "fc2", "bn2", "hidden2", "out"]
+    assert net[0] is net.fc1
+    run = experiments.digits_run(hidden=(8, 8), epochs=1, seed=0)
+    assert list(run.recorder.history) == ["hidden1", "hidden2"]
