@@ -111,7 +111,8 @@ def _digits(standardize: bool):
 
 def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10,
                batch_size: int = 64, seed: int = 0, standardize: bool = True, input_offset: float = 0.0,
-               every_epoch: bool = True, **build: Any) -> DigitsRun:
+               every_epoch: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
+               decay_biases: bool = True, **build: Any) -> DigitsRun:
     """Train an MLP on the digits (seeded) and record its dead fraction per layer before and after every epoch.
 
     ``model`` continues training an existing model; otherwise
@@ -120,6 +121,8 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
     pixel of the training and test inputs. Dead units are counted on the
     training inputs, before training and after every epoch, or with
     ``every_epoch=False`` only before training and after the last epoch.
+    ``momentum``, ``weight_decay`` and ``decay_biases`` are passed to
+    :func:`relucourse.training.train_classifier`.
     """
     split = _digits(standardize)
     X_train = torch.as_tensor(split.X_train + input_offset)
@@ -137,7 +140,8 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
 
     history = train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr, optimizer=optimizer,
                                batch_size=batch_size, seed=seed, X_test=X_test, y_test=split.y_test,
-                               on_epoch=on_epoch)
+                               on_epoch=on_epoch, momentum=momentum, weight_decay=weight_decay,
+                               decay_biases=decay_biases)
     return DigitsRun(model, history, recorder, X_train, X_test)
 
 
