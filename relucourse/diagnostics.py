@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -288,7 +288,29 @@ def _model_device(model: nn.Module) -> torch.device | None:
     return None
 
 
-def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: int = 1) -> DeadUnitReport:
+def _display_names(found: list[tuple[str, nn.Module]], names: Mapping[str, str] | None) -> dict[int, str]:
+    """id(module) -> the name shown in reports: ``names[qualified name]`` if given, else the qualified name."""
+    qualified = [n for n, _ in found]
+    if names is None:
+        names = {}
+    if not isinstance(names, Mapping):
+        raise DiagnosticError(f"names must be a dict from module names to display names, not "
+                              f"{type(names).__name__}; the activation modules are {qualified}.")
+    unknown = [k for k in names if k not in qualified]
+    if unknown:
+        raise DiagnosticError(f"names gives display names for {unknown}, which are not activation modules of "
+                              f"this model; its activation modules (model.named_modules()) are {qualified}.")
+    bad = [v for v in names.values() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise DiagnosticError(f"every display name must be a non-empty string; got {bad!r}.")
+    shown = {id(m): names.get(n, n) for n, m in found}
+    if len(set(shown.values())) < len(shown):
+        raise DiagnosticError(f"two activation modules would be shown under the same name: {sorted(shown.values())}.")
+    return shown
+
+
+def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: int = 1,
+               names: Mapping[str, str] | None = None) -> DeadUnitReport:
     """Count, for every ReLU-family activation module of ``model``, the units never active on ``inputs``.
 
     ``inputs`` is a tensor or NumPy array whose first dimension indexes
@@ -308,6 +330,12 @@ def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: in
     outputs such as (N, tokens, features). Every other dimension except the
     batch is a position: a unit is alive if it is active at any position.
 
+    Layers are named as ``model.named_modules()`` names them (``"1"`` for the
+    second module of an ``nn.Sequential``, ``"encoder.act"`` in a nested
+    model). ``names`` maps some of those names to the names to show instead,
+    for example ``{"1": "hidden 1", "3": "hidden 2"}``; an ``nn.Sequential``
+    built from an ``OrderedDict`` has readable names of its own.
+
     Raises :class:`DiagnosticError` (a ``ValueError``) with an explanation when
     the model has no ReLU-family modules, when ``inputs`` holds no samples, and
     when the model fails on the inputs (naming the layer and the shapes).
@@ -319,7 +347,7 @@ def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: in
     found = find_activations(model)
     if not found:
         raise DiagnosticError(_no_activations_message(model))
-    names = {id(m): name for name, m in found}
+    shown = _display_names(found, names)
     sites: dict[tuple[int, int], _Site] = {}
     calls: dict[int, int] = {}
     order: list[tuple[int, int]] = []
@@ -329,7 +357,7 @@ def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: in
         calls[id(module)] = k + 1
         key = (id(module), k)
         if key not in sites:
-            name = names[id(module)] + ("" if k == 0 else f" (call {k + 1})")
+            name = shown[id(module)] + ("" if k == 0 else f" (call {k + 1})")
             sites[key] = _Site(name, module, criterion, unit_dim)
             order.append(key)
         return sites[key]
@@ -445,6 +473,7 @@ class DeadUnitRecorder:
     :func:`relucourse.training.train_classifier`) or ``recorder.record(model)``.
     ``history[name]`` lists the dead fraction of layer ``name`` per recorded
     epoch, ``epochs`` the epoch numbers and ``reports`` the full reports.
+    ``names`` is passed to :func:`dead_units` (display names for layers).
     Use ``recorder.record(model, epoch=0)`` before training to include the start.
 
     >>> import torch
@@ -456,17 +485,20 @@ class DeadUnitRecorder:
     ([0], ['1'])
     """
 
-    def __init__(self, inputs, *, batch_size: int = 1024, unit_dim: int = 1):
+    def __init__(self, inputs, *, batch_size: int = 1024, unit_dim: int = 1,
+                 names: Mapping[str, str] | None = None):
         self.inputs = inputs
         self.batch_size = batch_size
         self.unit_dim = unit_dim
+        self.names = names
         self.epochs: list[int] = []
         self.reports: list[DeadUnitReport] = []
         self.history: dict[str, list[float]] = {}
 
     def record(self, model: nn.Module, epoch: int | None = None) -> None:
         """Run :func:`dead_units` on the stored inputs and append the result."""
-        report = dead_units(model, self.inputs, batch_size=self.batch_size, unit_dim=self.unit_dim)
+        report = dead_units(model, self.inputs, batch_size=self.batch_size, unit_dim=self.unit_dim,
+                            names=self.names)
         epoch = len(self.epochs) if epoch is None else int(epoch)
         for r in report.layers:
             self.history.setdefault(r.name, [math.nan] * len(self.epochs)).append(r.fraction)

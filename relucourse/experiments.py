@@ -17,6 +17,7 @@ and :func:`relucourse.training.train_classifier`:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -43,18 +44,32 @@ def build_mlp(hidden: tuple[int, ...] = (64, 64), activation: str = "relu", *, n
     ``seed`` are passed to :func:`relucourse.training.mlp` (``bias`` sets every
     bias, including the output layer's); ``batch_norm`` puts ``nn.BatchNorm1d``
     between each hidden linear layer and its activation.
+
+    The modules have readable names, so that the dead-unit tool's reports use
+    them: ``fc1``, (``bn1``,) ``hidden1`` (the activation: the output of hidden
+    layer 1), ``fc2``, ..., ``out``. Integer indexing still works
+    (``net[0]`` is ``fc1``).
+
+    >>> [name for name, _ in build_mlp((8, 8)).named_children()]
+    ['fc1', 'hidden1', 'fc2', 'hidden2', 'out']
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
     net = mlp([n_in, *hidden, n_out], ACTIVATIONS[activation], seed=seed, init=init, bias=bias)
-    if not batch_norm:
-        return net
-    layers: list[nn.Module] = []
+    layers: list[tuple[str, nn.Module]] = []
+    k = 0
     for i, module in enumerate(net):
-        layers.append(module)
-        if isinstance(module, nn.Linear) and i < len(net) - 1:
-            layers.append(nn.BatchNorm1d(module.out_features))
-    return nn.Sequential(*layers)
+        if isinstance(module, nn.Linear):
+            if i == len(net) - 1:
+                layers.append(("out", module))
+                continue
+            k += 1
+            layers.append((f"fc{k}", module))
+            if batch_norm:
+                layers.append((f"bn{k}", nn.BatchNorm1d(module.out_features)))
+        else:
+            layers.append((f"hidden{k}", module))
+    return nn.Sequential(OrderedDict(layers))
 
 
 @dataclass
@@ -96,7 +111,8 @@ def _digits(standardize: bool):
 
 def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10,
                batch_size: int = 64, seed: int = 0, standardize: bool = True, input_offset: float = 0.0,
-               every_epoch: bool = True, **build: Any) -> DigitsRun:
+               every_epoch: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
+               decay_biases: bool = True, **build: Any) -> DigitsRun:
     """Train an MLP on the digits (seeded) and record its dead fraction per layer before and after every epoch.
 
     ``model`` continues training an existing model; otherwise
@@ -105,6 +121,8 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
     pixel of the training and test inputs. Dead units are counted on the
     training inputs, before training and after every epoch, or with
     ``every_epoch=False`` only before training and after the last epoch.
+    ``momentum``, ``weight_decay`` and ``decay_biases`` are passed to
+    :func:`relucourse.training.train_classifier`.
     """
     split = _digits(standardize)
     X_train = torch.as_tensor(split.X_train + input_offset)
@@ -122,7 +140,8 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
 
     history = train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr, optimizer=optimizer,
                                batch_size=batch_size, seed=seed, X_test=X_test, y_test=split.y_test,
-                               on_epoch=on_epoch)
+                               on_epoch=on_epoch, momentum=momentum, weight_decay=weight_decay,
+                               decay_biases=decay_biases)
     return DigitsRun(model, history, recorder, X_train, X_test)
 
 

@@ -82,24 +82,32 @@ def accuracy(model: nn.Module, X, y) -> float:
 def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.1,
                      optimizer: str = "sgd", batch_size: int = 64, seed: int = 0,
                      momentum: float = 0.0, weight_decay: float = 0.0,
-                     X_test=None, y_test=None,
+                     decay_biases: bool = True, X_test=None, y_test=None,
                      on_epoch: Callable[[int, nn.Module], None] | None = None) -> dict:
     """Train ``model`` with cross-entropy on (X, y) and return the history.
 
     Mini-batches are shuffled by a generator seeded with ``seed``, so the same
     call gives the same weights. ``optimizer`` is ``"sgd"`` or ``"adam"``.
     ``on_epoch(epoch, model)`` is called after every epoch (epoch counts from 1),
-    for example to record diagnostics.
+    for example to record diagnostics. ``weight_decay`` is L2 decay as in
+    ``torch.optim``; with ``decay_biases=False`` it applies only to parameters
+    with two or more dimensions (weight matrices and kernels), not to biases
+    or normalization parameters.
 
     The history has one entry per epoch: ``loss`` (mean training loss over the
     epoch), ``train_acc`` and, when test data are given, ``test_acc``.
     """
     Xt, yt = as_tensors(X, y)
     gen = torch.Generator().manual_seed(seed)
+    params: list = list(model.parameters())
+    if weight_decay and not decay_biases:
+        groups = [{"params": [p for p in params if p.ndim > 1]},
+                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+        params = [g for g in groups if g["params"]]
     if optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     elif optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
     loss_fn = nn.CrossEntropyLoss()

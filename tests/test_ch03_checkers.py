@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+import answers_ch03_04 as answers
 from helpers import assert_rejects_malformed, expect_fail, expect_pass
+from relucourse import activations
 from relucourse.activations import sigmoid
 from relucourse.data import digits
 from relucourse.exercises import ch03
@@ -128,7 +130,7 @@ def mlp_backward_einsum(X, y, W1, b1, W2, b2):
 
 
 def mlp_backward_torch(X, y, W1, b1, W2, b2):
-    return ch03.mlp_backward_reference(X, y, W1, b1, W2, b2)
+    return answers.mlp_backward_reference(X, y, W1, b1, W2, b2)
 
 
 @pytest.mark.parametrize("answer", [mlp_backward_right, mlp_backward_einsum, mlp_backward_torch])
@@ -251,6 +253,14 @@ def test_measure_scale_rejects(kwargs):
     expect_fail(ch03.check_measure_scale, lambda *a: measure_numpy(*a, **kwargs))
 
 
+def test_measure_scale_off_by_one_names_the_cause():
+    def shifted(std, width, depth, seed):       # records the input's mean square first, drops the last layer
+        q = measure_numpy(std, width, depth, seed)
+        return np.concatenate([[1.0], q[:-1]])
+    expect_fail(ch03.check_measure_scale, shifted, mentions=("shifted by one layer",))
+    expect_fail(ch03.check_measure_scale, lambda *a: measure_numpy(*a, pre=True), mentions=("*before* the ReLU",))
+
+
 def test_measure_scale_rejects_wrong_length():
     expect_fail(ch03.check_measure_scale, lambda s, w, d, seed: np.ones(d + 1), mentions=("shape",))
 
@@ -311,8 +321,13 @@ def test_vanishing_depth_malformed():
     expect_fail(ch03.check_vanishing_depth, lambda t: float(vanishing_loop(t)), mentions=("should return an int",))
 
 
+def test_stored_first_layer_norms_are_right():
+    # the checker stores these (no importable function computes the answer); recompute them here
+    assert ch03._FIRST_LAYER_NORMS == pytest.approx(answers.first_layer_grad_norms(), rel=1e-3)
+
+
 def test_vanishing_thresholds_are_not_borderline():
-    norms = np.array(ch03.first_layer_grad_norms())
+    norms = np.array(ch03._FIRST_LAYER_NORMS)
     for t in ch03._THRESHOLDS:
         assert np.min(np.abs(np.log(norms / t))) > np.log(1.5), t
 
@@ -422,3 +437,17 @@ def test_vanishing_depth_accepts_float32():
 def test_vanishing_depth_rejects_review_cases(measure):
     # the largest entry instead of the Frobenius norm; Xavier instead of the default initialisation
     expect_fail(ch03.check_vanishing_depth, lambda t: _smallest_depth(measure, t))
+
+
+# -- Library functions handed over as the answer (issue 12) ------------------------------------------
+@pytest.mark.parametrize("check, library", [
+    (ch03.check_sigmoid_derivative, activations.sigmoid_grad),
+    (ch03.check_tanh_derivative, activations.tanh_grad),
+])
+def test_derivative_rejects_library_function(check, library):
+    expect_fail(check, library, mentions=("passed as it is", "yourself"), values=False)
+
+
+def test_no_answers_importable_from_the_package():
+    for name in ("mlp_backward_reference", "first_layer_grad_norms"):
+        assert not hasattr(ch03, name), name

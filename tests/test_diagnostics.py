@@ -382,3 +382,39 @@ def test_gradient_norms_accepts_numpy_and_explains_shape_errors():
     with pytest.raises(DiagnosticError, match=r"loss failed.*\(200, 3\).*targets of shape \(200,\)"):
         gradient_norms(model, X, torch.zeros(200))
     assert model.training and not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+# -- display names (issue 13: one set of layer names in prose, figures and reports) -------------------
+def test_names_replace_module_names_in_reports_and_history():
+    model, X = make_mlp(), data()
+    names = {"1": "hidden 1", "3": "hidden 2"}
+    report = dead_units(model, X, names=names)
+    assert [r.name for r in report.layers] == ["hidden 1", "hidden 2"]
+    assert report["hidden 1"].dead == 2
+    assert "hidden 1" in str(report)
+    partial = dead_units(model, X, names={"3": "second"})           # the others keep their module names
+    assert [r.name for r in partial.layers] == ["1", "second"]
+    rec = DeadUnitRecorder(X, names=names)
+    rec.record(model, epoch=0)
+    assert list(rec.history) == ["hidden 1", "hidden 2"]
+
+
+def test_names_are_checked():
+    model, X = make_mlp(), data()
+    with pytest.raises(DiagnosticError, match=r"not activation modules.*\['1', '3'\]"):
+        dead_units(model, X, names={"2": "oops"})
+    with pytest.raises(DiagnosticError, match="same name"):
+        dead_units(model, X, names={"1": "h", "3": "h"})
+    with pytest.raises(DiagnosticError, match="same name"):
+        dead_units(model, X, names={"1": "3"})                         # clashes with an unrenamed module
+    with pytest.raises(DiagnosticError, match="non-empty string"):
+        dead_units(model, X, names={"1": ""})
+    with pytest.raises(DiagnosticError, match="must be a dict"):
+        dead_units(model, X, names=["hidden 1", "hidden 2"])
+
+
+def test_ordered_dict_models_report_their_own_names():
+    from collections import OrderedDict
+    torch.manual_seed(0)
+    model = nn.Sequential(OrderedDict([("fc1", nn.Linear(5, 4)), ("hidden1", nn.ReLU()), ("out", nn.Linear(4, 2))]))
+    assert [r.name for r in dead_units(model, data()).layers] == ["hidden1"]

@@ -61,3 +61,29 @@ def test_digits_run_records_what_dead_units_reports():
     assert max(run.dead) > 0.5                                  # the chapter's "bias -1" failure
     raw = experiments.digits_run(standardize=False, input_offset=5.0, epochs=1, seed=0)
     assert float(raw.X_train.min()) == 5.0 and float(raw.X_train.max()) == 21.0
+
+
+def test_build_mlp_names_its_layers_readably():
+    net = experiments.build_mlp((8, 8), batch_norm=True, seed=0)
+    assert [n for n, _ in net.named_children()] == ["fc1", "bn1", "hidden1", "fc2", "bn2", "hidden2", "out"]
+    assert net[0] is net.fc1
+    run = experiments.digits_run(hidden=(8, 8), epochs=1, seed=0)
+    assert list(run.recorder.history) == ["hidden1", "hidden2"]
+
+
+def test_weight_decay_can_spare_the_biases():
+    from relucourse.training import train_classifier
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    for p in model.parameters():
+        p.requires_grad_(False)                      # no data gradient: only decay can move anything
+    model[0].weight.requires_grad_(True)
+    model[0].bias.requires_grad_(True)
+    X, y = torch.randn(8, 3), torch.zeros(8, dtype=torch.long)
+    with torch.no_grad():
+        model[0].bias.fill_(-100.0)                  # every unit dead: zero data gradient
+    w, b = model[0].weight.clone(), model[0].bias.clone()
+    train_classifier(model, X, y, epochs=1, lr=0.1, weight_decay=0.5, decay_biases=False, batch_size=8)
+    assert torch.allclose(model[0].weight, w * 0.95) and torch.equal(model[0].bias, b)
+    train_classifier(model, X, y, epochs=1, lr=0.1, weight_decay=0.5, batch_size=8)
+    assert torch.allclose(model[0].bias, b * 0.95)

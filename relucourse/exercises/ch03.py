@@ -8,15 +8,13 @@ failing input, the expected and the returned value.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..checking import Check, Text
 
 __all__ = ["check_relu_backward", "check_sigmoid_derivative", "check_tanh_derivative", "check_mlp_backward",
            "check_he_std", "check_layer_gain", "check_predict_scale", "check_measure_scale",
-           "check_vanishing_depth", "mlp_backward_reference", "first_layer_grad_norms"]
+           "check_vanishing_depth"]
 
 
 # -- Exercise 3.1 -----------------------------------------------------------------
@@ -61,41 +59,33 @@ def _derivative_inputs():
     yield "float64 2-D array", np.random.default_rng(32).normal(0, 4, (3, 5))
 
 
-def _check_derivative(name: str, student, fn_name: str, hint: str) -> None:
+def _check_derivative(name: str, student, fn_name: str, call: str, hint: str) -> None:
     with Check(name) as c:
+        c.own_code(student, call=call,
+                   hint=f"Write {call} yourself with `def`, from the formula you derived; the library's "
+                        f"own derivative (relucourse.activations.{fn_name}_grad, torch) does not count.")
         for label, x in _derivative_inputs():
             inputs = {f"x ({label})": x}
-            out = c.call(student, x.copy(), call="your function(x)", inputs=inputs)
+            out = c.call(student, x.copy(), call=call, inputs=inputs)
             c.close(out, _autograd_derivative(fn_name, x), inputs=inputs, rtol=1e-7, atol=1e-12,
                     what="your derivative (compared with PyTorch autograd)", hint=hint)
 
 
 def check_sigmoid_derivative(dsigmoid) -> None:
     """``dsigmoid(x)``: the derivative of the sigmoid, element-wise, compared with autograd."""
-    _check_derivative("Exercise 3.2a (derivative of the sigmoid)", dsigmoid, "sigmoid",
+    _check_derivative("Exercise 3.2a (derivative of the sigmoid)", dsigmoid, "sigmoid", "dsigmoid(x)",
                       "Differentiate 1 / (1 + e^(-x)) with the chain rule, then write the result in terms "
                       "of s = sigmoid(x). Its maximum is 1/4, at x = 0.")
 
 
 def check_tanh_derivative(dtanh) -> None:
     """``dtanh(x)``: the derivative of tanh, element-wise, compared with autograd."""
-    _check_derivative("Exercise 3.2b (derivative of tanh)", dtanh, "tanh",
+    _check_derivative("Exercise 3.2b (derivative of tanh)", dtanh, "tanh", "dtanh(x)",
                       "Use the quotient rule on (e^x - e^-x) / (e^x + e^-x), then write the result in terms "
                       "of t = tanh(x). Its maximum is 1, at x = 0.")
 
 
 # -- Exercise 3.3 -----------------------------------------------------------------
-def mlp_backward_reference(X, y, W1, b1, W2, b2):
-    """Gradients (dW1, db1, dW2, db2) of the mean softmax cross-entropy, by PyTorch autograd in float64."""
-    import torch
-
-    params = [torch.tensor(np.asarray(p, dtype=np.float64), requires_grad=True) for p in (W1, b1, W2, b2)]
-    tW1, tb1, tW2, tb2 = params
-    logits = torch.relu(torch.tensor(X, dtype=torch.float64) @ tW1.T + tb1) @ tW2.T + tb2
-    torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.int64)).backward()
-    return tuple(p.grad.numpy() for p in params)
-
-
 def _mlp_cases():
     rng = np.random.default_rng(33)
     for n, d, h, k in [(6, 4, 5, 3), (10, 3, 8, 4), (1, 5, 2, 2)]:
@@ -114,8 +104,18 @@ def _mlp_cases():
 
 def check_mlp_backward(mlp_backward) -> None:
     """``mlp_backward(X, y, W1, b1, W2, b2) -> (dW1, db1, dW2, db2)`` matching autograd to about 1e-10."""
+    import torch
+
+    def autograd_gradients(X, y, W1, b1, W2, b2):
+        """The expected (dW1, db1, dW2, db2): PyTorch autograd in float64 (local: not importable)."""
+        params = [torch.tensor(np.asarray(p, dtype=np.float64), requires_grad=True) for p in (W1, b1, W2, b2)]
+        tW1, tb1, tW2, tb2 = params
+        logits = torch.relu(torch.tensor(X, dtype=torch.float64) @ tW1.T + tb1) @ tW2.T + tb2
+        torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.int64)).backward()
+        return tuple(p.grad.numpy() for p in params)
+
     names = ("dW1", "db1", "dW2", "db2")
-    with Check("Exercise 3.3 (backpropagation through a two-layer ReLU network)") as c:
+    with Check("Exercise 3.3 (backpropagation by hand)") as c:
         for label, X, y, W1, b1, W2, b2 in _mlp_cases():
             inputs = {"case": Text(label), "X": X, "y": y}
             args = [a.copy() for a in (X, y, W1, b1, W2, b2)]
@@ -123,7 +123,7 @@ def check_mlp_backward(mlp_backward) -> None:
             c.require(isinstance(got, (tuple, list)) and len(got) == 4,
                       "mlp_backward should return four gradients (dW1, db1, dW2, db2).",
                       inputs=inputs, expected=Text("a tuple of 4 arrays"), returned=got)
-            for name, g, e in zip(names, got, mlp_backward_reference(X, y, W1, b1, W2, b2)):
+            for name, g, e in zip(names, got, autograd_gradients(X, y, W1, b1, W2, b2)):
                 c.close(g, e, inputs=inputs, rtol=1e-8, atol=1e-10, what=f"{name}",
                         hint="dlogits = (softmax(logits) - onehot(y)) / n (the loss is a mean); then "
                              "dW2 = dlogits.T @ A1, db2 = column sums, dA1 = dlogits @ W2, "
@@ -137,7 +137,7 @@ _FAN_INS = [1, 3, 64, 400, 4096]
 
 def check_he_std(he_std) -> None:
     """``he_std(fan_in)``: the standard deviation sqrt(2 / fan_in) of He initialisation."""
-    with Check("Exercise 3.4a (He initialisation's standard deviation)") as c:
+    with Check("Exercise 3.4a (He initialisation)") as c:
         for fan_in in _FAN_INS:
             inputs = {"fan_in": fan_in}
             got = c.number(c.call(he_std, fan_in, call=f"he_std({fan_in})", inputs=inputs),
@@ -149,7 +149,7 @@ def check_he_std(he_std) -> None:
 
 def check_layer_gain(layer_gain) -> None:
     """``layer_gain(weight_std, fan_in)``: the per-layer factor fan_in * weight_std**2 / 2 of a ReLU layer."""
-    with Check("Exercise 3.4b (the per-layer gain of a ReLU layer)") as c:
+    with Check("Exercise 3.4b (the per-layer gain)") as c:
         for std, fan_in in [(0.1, 100), (np.sqrt(2 / 64), 64), (0.05, 400), (1.0, 3), (0.02, 4096)]:
             inputs = {"weight_std": std, "fan_in": fan_in}
             got = c.number(c.call(layer_gain, std, fan_in, call="layer_gain(weight_std, fan_in)",
@@ -178,6 +178,19 @@ def _loglinear_factor(q: np.ndarray) -> float:
     return float(np.exp(np.polyfit(np.arange(len(q)), np.log(q), 1)[0]))
 
 
+def _first_layer_hint(q: np.ndarray, gain: float) -> str:
+    """The most likely cause of a wrong first entry, judged from the value returned."""
+    if abs(q[0] - 1) < 0.15:
+        return ("Your first value is about 1, the inputs' own mean square: the list looks shifted by one "
+                "layer. Entry l - 1 is measured after layer l, so append after each ReLU, not before the "
+                "first layer (and return exactly `depth` values).")
+    if abs(q[0] / (2 * gain) - 1) < 0.15:
+        return ("Your first value is about twice the gain: that is the mean square *before* the ReLU. "
+                "Measure h**2 after applying the ReLU.")
+    return ("Measure the mean of h**2 after the ReLU, over all units and inputs: the second moment, not the "
+            "variance (h.var() subtracts the mean). Weights ~ N(0, std**2), inputs standard normal.")
+
+
 def check_measure_scale(measure_scale) -> None:
     """``measure_scale(weight_std, width, depth, seed)``: measured mean squares after each ReLU layer.
 
@@ -202,9 +215,7 @@ def check_measure_scale(measure_scale) -> None:
                       expected=Text("positive numbers"), returned=q)
             c.require(abs(q[0] / gain - 1) < 0.15,
                       f"after the first layer the mean square should be close to the gain {gain:g}.",
-                      inputs=inputs, expected=gain, returned=q[0],
-                      hint="Measure the mean of h**2 *after* the ReLU (not before it), over all units and "
-                           "inputs; this is the second moment, not the variance. Weights ~ N(0, std**2).")
+                      inputs=inputs, expected=gain, returned=q[0], hint=_first_layer_hint(q, gain))
             factor = _loglinear_factor(q)
             c.require(abs(factor / gain - 1) < 0.12,
                       "the mean square should change by the same factor at every layer, close to the gain.",
@@ -216,24 +227,12 @@ def check_measure_scale(measure_scale) -> None:
 
 
 # -- Exercise 3.6 -----------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def first_layer_grad_norms(max_depth: int = 20) -> tuple[float, ...]:
-    """Reference: first-layer weight-gradient norm of the exercise's sigmoid networks, depth 1 .. max_depth."""
-    import torch
-    from torch import nn
-
-    from ..data import digits
-    from ..gradients import layer_grad_norms
-    from ..training import mlp
-
-    d = digits()
-    X = torch.from_numpy(d.X_train[:256]).double()
-    y = torch.from_numpy(d.y_train[:256])
-    out = []
-    for depth in range(1, max_depth + 1):
-        model = mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0).double()
-        out.append(float(layer_grad_norms(model, X, y)[0]))
-    return tuple(out)
+#: First-layer weight-gradient norm of the exercise's sigmoid networks, depth 1 .. 20 (float64, first 256
+#: training images, ``mlp(..., nn.Sigmoid, seed=0)``), computed when the exercise was written and stored,
+#: so that no importable function computes the answer; tests/answers_ch03_04.py recomputes them.
+_FIRST_LAYER_NORMS = (1.7589e-01, 2.6231e-02, 3.6621e-03, 4.5053e-04, 8.0052e-05, 1.1603e-05, 2.2312e-06,
+                      2.2560e-07, 2.7888e-08, 4.1035e-09, 6.2665e-10, 1.0104e-10, 9.7028e-12, 1.7566e-12,
+                      2.0853e-13, 2.8502e-14, 4.7802e-15, 7.4912e-16, 1.1700e-16, 1.6242e-17)
 
 
 _THRESHOLDS = (1e-3, 1e-6, 1e-9, 1e-12)
@@ -241,8 +240,8 @@ _THRESHOLDS = (1e-3, 1e-6, 1e-9, 1e-12)
 
 def check_vanishing_depth(vanishing_depth) -> None:
     """``vanishing_depth(threshold)``: the smallest depth whose first-layer gradient norm is below threshold."""
-    norms = np.array(first_layer_grad_norms())
-    with Check("Exercise 3.6 (the depth at which a sigmoid network's gradient vanishes)") as c:
+    norms = np.array(_FIRST_LAYER_NORMS)
+    with Check("Exercise 3.6 (the depth where gradients vanish)") as c:
         for threshold in _THRESHOLDS:
             inputs = {"threshold": threshold}
             got = c.call(vanishing_depth, threshold, call=f"vanishing_depth({threshold:g})", inputs=inputs)
