@@ -99,3 +99,27 @@ def test_only_timing_cells_skip_output_comparison(path):
             assert first.startswith("#") and ("timing" in first or "time" in first), (
                 f"{path.name}: a cell excluded from nbval must start with a comment saying why "
                 f"(timings only):\n{cell.source[:200]}")
+
+
+def test_style_sizes_fit_the_column():
+    from relucourse import style
+
+    assert style.MAX_WIDTH == 7.0
+    for rows in (1, 2, 3):
+        for cols in (1, 2):
+            width, height = style.figsize(rows, cols)
+            assert width <= style.MAX_WIDTH and 0 < height <= 3.2 * rows + 0.6
+    assert len(style.LINESTYLES) >= 6 and len(set(map(str, style.LINESTYLES.values()))) == len(style.LINESTYLES)
+    assert len(set(style.MARKERS)) == len(style.MARKERS) >= 6
+
+
+@pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: p.name)
+def test_figures_fit_the_column(path):
+    """A literal figsize is at most style.MAX_WIDTH inches wide (wider figures are scaled
+    down in the column and their text shrinks below a readable size)."""
+    from relucourse.style import MAX_WIDTH
+
+    code = "\n".join(_sources(path))
+    widths = [float(w) for w in re.findall(r"figsize\s*=\s*\(\s*([0-9.]+)\s*,", code)]
+    wide = [w for w in widths if w > MAX_WIDTH]
+    assert not wide, f"{path.name}: figures {wide} inches wide; use style.figsize(rows, cols)"
