@@ -160,8 +160,9 @@ def _net_output(c: Check, params, x: np.ndarray, name: str) -> np.ndarray:
 def _check_hand_net(name: str, build, target, description: str, hint: str) -> None:
     x = np.concatenate([np.linspace(-20, 20, 401), [-1e3, -0.5, 0.5, 1e3, -1e6, 1e6]])
     with Check(name) as c:
-        params = c.call(build, call=f"{getattr(build, '__name__', 'build')}()")
-        out = _net_output(c, params, x, "your function")
+        label = f"{getattr(build, '__name__', 'build')}()"
+        params = c.call(build, call=label)
+        out = _net_output(c, params, x, label)
         expected = target(x)
         c.close(out, expected, inputs={"x": x}, atol=1e-9, rtol=1e-12,
                 what=f"your network's output (should be {description})", hint=hint)
