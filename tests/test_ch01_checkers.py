@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+import answers_ch01_02 as answers
 from helpers import assert_rejects_malformed, expect_fail, expect_pass
+from relucourse import activations
 from relucourse.data import xor
 from relucourse.exercises import ch01
 
@@ -137,9 +139,10 @@ def test_tanh_accepts(answer):
 
 @pytest.mark.parametrize("answer, fragment", [
     (lambda x: (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x)), "RuntimeWarning"),
-    (lambda x: (2 * ch01.sigmoid(2 * np.asarray(x)) - 1).astype(np.asarray(x).dtype), "values differ"),
+    (lambda x: (2 * answers.sigmoid_reference(2 * np.asarray(x)) - 1).astype(np.asarray(x).dtype),
+     "values differ"),
     (lambda x: np.sinh(x) / np.cosh(x), "RuntimeWarning"),
-    (lambda x: np.tanh(np.asarray(x, dtype=np.float64)), "dtype float64"),
+    (lambda x: answers.tanh_reference(np.asarray(x, dtype=np.float64)), "dtype float64"),
     (lambda x: np.sign(x) * (1 - np.exp(-2 * np.abs(x))), "values differ"),  # 1 - e loses digits near 0
     (tanh_linear_near_zero, "values differ"),
 ])
@@ -149,6 +152,34 @@ def test_tanh_rejects(answer, fragment):
 
 def test_tanh_malformed():
     assert_rejects_malformed(ch01.check_tanh)
+
+
+def tanh_wrapping_numpy(x):
+    x = np.asarray(x)
+    return np.tanh(x)           # correct values, but the exercise forbids np.tanh
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (np.tanh, "library function numpy.tanh"),
+    (activations.tanh, "library function relucourse.activations.tanh"),
+    (tanh_wrapping_numpy, "calls numpy.tanh"),
+])
+def test_tanh_rejects_library_tanh(answer, fragment):
+    msg = expect_fail(ch01.check_tanh, answer, mentions=(fragment,), values=False)
+    assert "write it yourself" in msg or "asks you not to use" in msg
+    assert np.tanh(0.5) == pytest.approx(0.46211715726)   # numpy's tanh is restored afterwards
+    assert type(np.tanh) is np.ufunc
+
+
+def test_sigmoid_rejects_library_sigmoid():
+    expect_fail(ch01.check_sigmoid, activations.sigmoid,
+                mentions=("library function relucourse.activations.sigmoid",), values=False)
+
+
+def test_sigmoid_rejects_scipy_expit():
+    from scipy.special import expit
+
+    expect_fail(ch01.check_sigmoid, expit, mentions=("library function", "write it yourself"), values=False)
 
 
 # -- 1.4 hand-built networks --------------------------------------------------------------
@@ -268,6 +299,15 @@ def test_count_pieces_rejects(answer):
     expect_fail(ch01.check_count_pieces, answer)
 
 
+def test_count_pieces_stored_answers_are_right():
+    for name, w, b, v, lo, hi, expected in ch01._piece_cases():
+        assert answers.count_pieces_reference(w, b, v, lo, hi) == expected, name
+
+
+def test_count_pieces_accepts_the_reference():
+    expect_pass(ch01.check_count_pieces, answers.count_pieces_reference)
+
+
 def test_count_pieces_malformed():
     assert_rejects_malformed(ch01.check_count_pieces)
     expect_fail(ch01.check_count_pieces, lambda *a: 3.0, mentions=("should return an int",))
@@ -302,6 +342,39 @@ def test_xor_accepts_relu_and_tanh_models():
 def test_xor_rejects(make, fragment):
     torch.manual_seed(0)
     expect_fail(ch01.check_xor_model, make, mentions=(fragment,), values=False)
+
+
+class _SoftmaxHead(nn.Module):
+    """A trained XOR model whose forward ends in a softmax (probabilities, not logits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _train(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)))
+
+    def forward(self, x):
+        return torch.softmax(self.net(x), dim=1)
+
+
+def test_xor_rejects_softmax_outputs():
+    torch.manual_seed(0)
+    make = lambda: nn.Sequential(_train(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))),
+                                 nn.Softmax(dim=1))
+    msg = expect_fail(ch01.check_xor_model, make, mentions=("probabilities", "logits", "softmax"))
+    assert "cross_entropy" in msg
+    torch.manual_seed(0)
+    expect_fail(ch01.check_xor_model, _SoftmaxHead, mentions=("probabilities",))
+
+
+def test_xor_accepts_log_softmax_outputs():
+    # log-probabilities are logits too (softmax of them gives the same probabilities)
+    torch.manual_seed(0)
+    expect_pass(ch01.check_xor_model, lambda: nn.Sequential(
+        _train(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))), nn.LogSoftmax(dim=1)))
+
+
+def test_no_answer_importable_from_ch01():
+    public = {k for k in vars(ch01) if not k.startswith("__")}
+    assert not {"count_pieces_reference", "_sigmoid_reference", "sigmoid", "relu", "tanh"} & public
 
 
 def test_xor_malformed():

@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import answers_ch01_02 as answers
 from helpers import assert_rejects_malformed, expect_fail, expect_pass
+from relucourse import activations
 from relucourse.exercises import ch02
 
 
@@ -49,6 +51,16 @@ def test_relu_rejects_warnings(answer, fragment):
 
 def test_relu_malformed():
     assert_rejects_malformed(ch02.check_relu)
+
+
+def test_relu_rejects_the_library_relu():
+    expect_fail(ch02.check_relu, activations.relu,
+                mentions=("library function relucourse.activations.relu", "write it yourself"),
+                values=False)
+
+
+def test_relu_accepts_the_tests_reference():
+    expect_pass(ch02.check_relu, answers.relu_reference)
 
 
 # -- 2.2 in place ------------------------------------------------------------------------
@@ -190,6 +202,22 @@ def test_stats_rejects(answer, fragment):
     expect_fail(ch02.check_relu_gaussian_stats, answer, mentions=(fragment,))
 
 
+def test_stats_stored_answers_are_right():
+    for (mu, sigma), stored in ch02._GAUSSIANS.items():
+        assert stored == pytest.approx(answers.relu_gaussian_stats_reference(mu, sigma), rel=1e-14)
+    for (mu, sigma), stored in ch02._SIMULATED.items():
+        expected = (*answers.relu_gaussian_stats_reference(mu, sigma),
+                    answers.relu_gaussian_second_moment(mu, sigma))
+        assert stored == pytest.approx(expected, rel=1e-14)
+    # the second moment against a simulation, so the closed form itself is checked
+    z = np.random.default_rng(0).normal(1.0, 2.0, 2_000_000)
+    assert np.mean(np.maximum(z, 0) ** 2) == pytest.approx(ch02._SIMULATED[1.0, 2.0][2], rel=5e-3)
+
+
+def test_stats_accepts_the_tests_reference():
+    expect_pass(ch02.check_relu_gaussian_stats, answers.relu_gaussian_stats_reference)
+
+
 def test_stats_malformed():
     assert_rejects_malformed(ch02.check_relu_gaussian_stats)
     expect_fail(ch02.check_relu_gaussian_stats, lambda mu, sigma: 0.5, mentions=("two numbers",))
@@ -246,7 +274,7 @@ def simulate_ignores_n(mu, sigma, n, seed):
     (simulate_positive_fraction, "fraction of zeros", True),
     (simulate_mean_of_z, "simulated mean", True),
     (simulate_unseeded, "same seed", True),
-    (lambda mu, sigma, n, seed: ch02.relu_gaussian_stats_reference(mu, sigma), "seeds 1 and 2", True),
+    (lambda mu, sigma, n, seed: answers.relu_gaussian_stats_reference(mu, sigma), "seeds 1 and 2", True),
 ])
 def test_simulate_rejects(answer, fragment, values):
     np.random.seed(0)
@@ -401,14 +429,48 @@ def test_speedup_rejects(answer, fragment):
     expect_fail(ch02.check_speedup, answer, mentions=(fragment,))
 
 
-@pytest.mark.parametrize("answer", [
-    lambda n: 20 * 80.0,       # e.g. the loop run 20 times as often as NumPy, totals not divided by counts
-    lambda n: 80.0 / 12,       # e.g. NumPy timed on the wrong (much longer) array
+@pytest.mark.parametrize("answer, scale", [
+    (lambda n: 20 * speedup_timeit(n), 1.0),   # the loop run 20 times as often, totals not divided
+    (lambda n: 2 * speedup_timeit(n), 0.05),   # an answer 40 times above the checker's measurement
 ])
-def test_speedup_rejects_far_from_own_measurement(answer, monkeypatch):
-    # A fixed reference keeps this test independent of the machine's timing noise.
-    monkeypatch.setattr(ch02, "_reference_speedup", lambda n: 80.0)
-    expect_fail(ch02.check_speedup, answer, mentions=("checker has just measured",))
+def test_speedup_rejects_far_from_own_measurement(answer, scale):
+    # A reference measured once, here, keeps this test independent of the timing noise.
+    reference = scale * speedup_timeit(20_000)
+    msg = expect_fail(lambda f: ch02.check_speedup(f, _reference=reference), answer)
+    assert "checker has just measured" in msg or "outside the range" in msg, msg
+
+
+@pytest.mark.parametrize("answer", [lambda n: 100.0, lambda n: 42])
+def test_speedup_rejects_a_typed_in_number(answer):
+    msg = expect_fail(ch02.check_speedup, answer, mentions=("cannot have timed the loop",))
+    assert "one pass of the Python loop" in msg
+
+
+def speedup_sleeps_then_guesses(n):
+    import time
+
+    time.sleep(0.05)            # looks busy, but returns a number that does not follow n
+    return 60.0
+
+
+def speedup_ignores_n(n):
+    return speedup_timeit(20_000)   # always measures 20 000 numbers, whatever n is
+
+
+@pytest.mark.parametrize("answer", [speedup_sleeps_then_guesses, speedup_ignores_n])
+def test_speedup_rejects_a_ratio_that_does_not_follow_n(answer):
+    expect_fail(ch02.check_speedup, answer, mentions=("not much smaller", "n = 100"))
+
+
+def test_speedup_accepts_the_tests_reference():
+    expect_pass(ch02.check_speedup, answers.speedup_reference)
+
+
+def test_no_answer_importable_from_ch02():
+    public = {k for k in vars(ch02) if not k.startswith("__")}
+    gone = {"relu_gaussian_stats_reference", "block_reference", "_reference_relu",
+            "_reference_speedup", "_CountingReLU", "_phi", "_Phi"}
+    assert not gone & public
 
 
 def test_speedup_malformed():
@@ -430,7 +492,7 @@ def block_commuted(x, w):
     return x + torch.tanh(torch.relu(torch.relu(x) @ w))      # relu and tanh commute
 
 
-@pytest.mark.parametrize("answer", [block_fixed, block_clamp, block_commuted, ch02.block_reference])
+@pytest.mark.parametrize("answer", [block_fixed, block_clamp, block_commuted, answers.block_reference])
 def test_block_accepts(answer):
     expect_pass(ch02.check_block, answer)
 

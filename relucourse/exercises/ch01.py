@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import relu, sigmoid
 from ..checking import Check, Text
 
 __all__ = ["check_collapse", "check_sigmoid", "check_tanh", "check_abs_net", "check_hat_net",
-           "check_count_pieces", "check_xor_model", "count_pieces_reference"]
+           "check_count_pieces", "check_xor_model"]
+
+# No name in this module returns an exercise's answer (students import this module):
+# references live inside the checker bodies or are stored expected values. The tests
+# keep their own reference answers in tests/answers_ch01_02.py.
 
 
 # -- Exercise 1.1 -----------------------------------------------------------------
@@ -52,41 +55,87 @@ def _activation_inputs():
 
 
 def _check_activation(name: str, student, reference, *, rtol: float, atol64: float = 1e-322,
-                      atol32: float = 1e-44, hint: str) -> None:
+                      atol32: float = 1e-44, call: str, hint: str, forbidden_call=None) -> None:
     """Compare an activation with a float64 reference on extreme, tiny and ordinary inputs.
 
     The absolute tolerances are a few subnormal steps, so results that underflow
     to 0 where the true value is still representable count as wrong.
+    ``forbidden_call``: (module, attribute) of a library function the answer must
+    not call, even inside a function of its own (for example numpy's tanh).
     """
     with Check(name) as c:
+        c.own_code(student, call=call)
         for label, x in _activation_inputs():
             inputs = {f"x ({label})": x}
-            out = c.call(student, x.copy(), call="your function(x)", inputs=inputs)
+            with _counting(forbidden_call) as calls:
+                out = c.call(student, x.copy(), call=call, inputs=inputs)
+            if forbidden_call is not None:
+                module, attr = forbidden_call
+                c.require(calls[0] == 0,
+                          f"{call} calls {module.__name__}.{attr}, which this exercise asks "
+                          "you not to use.", inputs=inputs,
+                          expected=Text(f"no call of {module.__name__}.{attr}"),
+                          returned=Text(f"{calls[0]} call(s)"),
+                          hint="Build it from np.exp (and np.expm1), as the exercise says.")
             expected = reference(x)
             atol = atol32 if x.dtype == np.float32 else atol64
             c.close(out, expected, inputs=inputs, rtol=rtol, atol=atol, check_dtype=True,
                     what="the result", hint=hint)
 
 
-def _sigmoid_reference(x):
-    return sigmoid(x.astype(np.float64)).astype(x.dtype)
+class _counting:
+    """Context manager: while active, count the calls of one library function.
+
+    ``with _counting((np, "tanh")) as calls: ...`` replaces ``np.tanh`` by a
+    counting wrapper and puts the count in ``calls[0]``; ``None`` counts nothing.
+    """
+
+    def __init__(self, target):
+        self.target = target
+        self.calls = [0]
+
+    def __enter__(self):
+        if self.target is not None:
+            module, attr = self.target
+            self.original = getattr(module, attr)
+
+            def counted(*args, **kwargs):
+                self.calls[0] += 1
+                return self.original(*args, **kwargs)
+
+            setattr(module, attr, counted)
+        return self.calls
+
+    def __exit__(self, *exc):
+        if self.target is not None:
+            setattr(self.target[0], self.target[1], self.original)
+        return False
 
 
 def check_sigmoid(sigmoid_fn) -> None:
     """Numerically stable sigmoid: no warnings, dtype and shape kept, accurate for |x| up to 1e4."""
+
+    def reference(x):
+        e = np.exp(-np.abs(x.astype(np.float64)))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
     _check_activation(
-        "Exercise 1.2 (stable sigmoid)", sigmoid_fn, _sigmoid_reference,
-        rtol=1e-6,
+        "Exercise 1.2 (stable sigmoid)", sigmoid_fn, reference, rtol=1e-6, call="sigmoid(x)",
         hint="Check the smallest outputs (large negative x): they must be tiny but not 0 while the "
              "true value is representable. Compute them as e^x / (1 + e^x) with e^x = exp(-|x|); "
              "1 - (something close to 1) loses them.")
 
 
 def check_tanh(tanh_fn) -> None:
-    """Numerically stable tanh from exponentials: no warnings, dtype and shape kept, accurate."""
+    """Numerically stable tanh from exponentials (no np.tanh): no warnings, dtype kept, accurate."""
+
+    def reference(x):
+        a = np.abs(x.astype(np.float64))
+        return (np.sign(x) * -np.expm1(-2 * a) / (1 + np.exp(-2 * a))).astype(x.dtype)
+
     _check_activation(
-        "Exercise 1.3 (stable tanh)", tanh_fn, lambda x: np.tanh(x.astype(np.float64)).astype(x.dtype),
-        rtol=1e-6,
+        "Exercise 1.3 (stable tanh)", tanh_fn, reference, rtol=1e-6, call="tanh(x)",
+        forbidden_call=(np, "tanh"),
         hint="Check small |x|: tanh(x) is close to x there, and 1 - exp(-2|x|) (or 2 sigmoid(2x) - 1) "
              "subtracts two numbers close to 1 and loses digits; np.expm1(u) computes e^u - 1 "
              "accurately for small u.")
@@ -105,14 +154,15 @@ def _net_output(c: Check, params, x: np.ndarray, name: str) -> np.ndarray:
     c.require(w.shape == b.shape == v.shape,
               f"w, b and v must have one entry per hidden unit; their shapes are {w.shape}, {b.shape}, {v.shape}.")
     c.require(w.size <= 16, f"use at most 16 hidden units (you used {w.size}).")
-    return c0 + relu(np.outer(x, w) + b) @ v
+    return c0 + np.maximum(np.outer(x, w) + b, 0.0) @ v
 
 
 def _check_hand_net(name: str, build, target, description: str, hint: str) -> None:
     x = np.concatenate([np.linspace(-20, 20, 401), [-1e3, -0.5, 0.5, 1e3, -1e6, 1e6]])
     with Check(name) as c:
-        params = c.call(build, call=f"{getattr(build, '__name__', 'build')}()")
-        out = _net_output(c, params, x, "your function")
+        label = f"{getattr(build, '__name__', 'build')}()"
+        params = c.call(build, call=label)
+        out = _net_output(c, params, x, label)
         expected = target(x)
         c.close(out, expected, inputs={"x": x}, atol=1e-9, rtol=1e-12,
                 what=f"your network's output (should be {description})", hint=hint)
@@ -126,60 +176,47 @@ def check_abs_net(build) -> None:
 
 def check_hat_net(build) -> None:
     """``build() -> (w, b, v, c)`` for a ReLU net computing the hat max(0, 1 - |x|) exactly."""
-    _check_hand_net("Exercise 1.4b (a ReLU network for the hat function)", build,
+    _check_hand_net("Exercise 1.4b (a ReLU network for the hat)", build,
                     lambda x: np.maximum(0.0, 1.0 - np.abs(x)), "max(0, 1 - |x|)",
                     "The hat's slope goes 0 -> +1 at x=-1, +1 -> -1 at x=0 and -1 -> 0 at x=1: "
                     "one unit per kink, weighted by the change of slope.")
 
 
 # -- Exercise 1.5 -----------------------------------------------------------------
-def count_pieces_reference(w, b, v, lo, hi) -> int:
-    """Number of maximal linear pieces of f(x) = sum_j v_j relu(w_j x + b_j) on [lo, hi].
-
-    A unit with w_j != 0 and v_j != 0 has a kink at t_j = -b_j / w_j. Kinks at the
-    same position add their slope changes v_j |w_j|; a position is a real kink
-    only if that sum is non-zero. Pieces = 1 + real kinks strictly inside (lo, hi).
-    """
-    w, b, v = (np.asarray(a, dtype=np.float64) for a in (w, b, v))
-    active = (w != 0) & (v != 0)
-    t = -b[active] / w[active]
-    jump = v[active] * np.abs(w[active])
-    inside = (t > lo) & (t < hi)
-    kinks = {}
-    for tj, jj in zip(t[inside], jump[inside]):
-        kinks[tj] = kinks.get(tj, 0.0) + jj
-    return 1 + sum(1 for s in kinks.values() if s != 0)
+#: Expected numbers of pieces of the three random networks in ``_piece_cases``, worked
+#: out when the exercise was written (tests/test_ch01_checkers.py recomputes them).
+_RANDOM_PIECES = (6, 7, 5)
 
 
 def _piece_cases():
+    """(name, w, b, v, lo, hi, expected number of pieces)."""
     rng = np.random.default_rng(5)
-    # name, w, b, v, lo, hi
-    yield "three kinks, all inside", [1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0], -2.0, 2.0
-    yield "|x|: units of opposite sign sharing a kink", [1.0, -1.0], [0.0, 0.0], [1.0, 1.0], -1.0, 1.0
-    yield "kinks outside the interval", [1.0, 1.0, 2.0], [5.0, 0.0, -10.0], [1.0, 1.0, 1.0], -1.0, 1.0
-    yield "a unit with w = 0 (no kink)", [0.0, 1.0], [1.0, -0.5], [3.0, 1.0], 0.0, 1.0
-    yield "a unit with v = 0 (no effect)", [1.0, 2.0, 1.0], [0.0, -1.0, 0.25], [1.0, 0.0, -1.0], -1.0, 1.0
-    yield "two units sharing a kink", [1.0, 2.0, 1.0], [-0.5, -1.0, 0.5], [1.0, 1.0, 1.0], -1.0, 1.0
-    yield "shared kink whose slope changes cancel", [1.0, 2.0, 1.0], [-0.5, -1.0, 0.0], [2.0, -1.0, 1.0], -1.0, 1.0
-    yield "negative weights", [-1.0, -2.0, 1.0], [0.5, 1.0, 0.0], [1.0, 1.0, 1.0], -1.0, 1.0
-    yield "a kink exactly at the interval's end", [1.0, 1.0], [-1.0, 0.0], [1.0, 1.0], -1.0, 1.0
-    for k in range(3):
+    yield "three kinks, all inside", [1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0], -2.0, 2.0, 4
+    yield "|x|: units of opposite sign sharing a kink", [1.0, -1.0], [0.0, 0.0], [1.0, 1.0], -1.0, 1.0, 2
+    yield "kinks outside the interval", [1.0, 1.0, 2.0], [5.0, 0.0, -10.0], [1.0, 1.0, 1.0], -1.0, 1.0, 2
+    yield "a unit with w = 0 (no kink)", [0.0, 1.0], [1.0, -0.5], [3.0, 1.0], 0.0, 1.0, 2
+    yield "a unit with v = 0 (no effect)", [1.0, 2.0, 1.0], [0.0, -1.0, 0.25], [1.0, 0.0, -1.0], -1.0, 1.0, 3
+    yield "two units sharing a kink", [1.0, 2.0, 1.0], [-0.5, -1.0, 0.5], [1.0, 1.0, 1.0], -1.0, 1.0, 3
+    yield ("shared kink whose slope changes cancel", [1.0, 2.0, 1.0], [-0.5, -1.0, 0.0], [2.0, -1.0, 1.0],
+           -1.0, 1.0, 2)
+    yield "negative weights", [-1.0, -2.0, 1.0], [0.5, 1.0, 0.0], [1.0, 1.0, 1.0], -1.0, 1.0, 3
+    yield "a kink exactly at the interval's end", [1.0, 1.0], [-1.0, 0.0], [1.0, 1.0], -1.0, 1.0, 2
+    for k, pieces in enumerate(_RANDOM_PIECES):
         n = 12
         w = rng.integers(-3, 4, n).astype(float)
         b = rng.integers(-6, 7, n).astype(float) / 2
         v = rng.integers(-2, 3, n).astype(float)
-        yield f"random network {k + 1} (12 units)", w, b, v, -1.5, 1.5
+        yield f"random network {k + 1} (12 units)", w, b, v, -1.5, 1.5, pieces
 
 
 def check_count_pieces(count_pieces) -> None:
     """``count_pieces(w, b, v, lo, hi) -> int``: linear pieces of a one-hidden-layer ReLU net."""
     with Check("Exercise 1.5 (count the linear pieces)") as c:
-        for name, w, b, v, lo, hi in _piece_cases():
+        for name, w, b, v, lo, hi, expected in _piece_cases():
             w, b, v = np.array(w), np.array(b), np.array(v)
             inputs = {"case": name, "w": w, "b": b, "v": v, "[lo, hi]": (lo, hi)}
             got = c.call(count_pieces, w.copy(), b.copy(), v.copy(), lo, hi,
                          call="count_pieces(w, b, v, lo, hi)", inputs=inputs)
-            expected = count_pieces_reference(w, b, v, lo, hi)
             c.require(isinstance(got, (int, np.integer)) and not isinstance(got, bool),
                       f"count_pieces should return an int, but returned {type(got).__name__}.",
                       inputs=inputs, expected=Text("an int"), returned=got)
@@ -206,6 +243,15 @@ def check_xor_model(train_xor) -> None:
             logits = c.call(model, torch.from_numpy(X), call="model(X)",
                             inputs={"X": "400 noisy XOR points, float32, shape (400, 2)"})
         logits = c.array(logits, what="model(X)", shape=(400, 2))
+        rows_sum_to_one = np.allclose(logits.astype(np.float64).sum(axis=1), 1.0, atol=1e-4)
+        c.require(not (np.all(logits >= 0) and rows_sum_to_one),
+                  "model(X) returns probabilities (every row is >= 0 and sums to 1): the model "
+                  "ends in a softmax, but the exercise asks for logits.",
+                  inputs={"X": "400 noisy XOR points, float32, shape (400, 2)"},
+                  expected=Text("logits: one raw score per class, any real numbers"),
+                  returned=logits[:3],
+                  hint="Drop the final softmax. nn.functional.cross_entropy applies log-softmax "
+                       "itself, so training on softmax outputs squashes the scores twice.")
         acc = float((logits.argmax(axis=1) == y).mean())
         c.require(acc >= 0.95, f"test accuracy is {acc:.1%}; at least 95% is needed.",
                   inputs={"X": "400 fresh noisy XOR points (seed 123)"},
