@@ -186,12 +186,32 @@ class Mutant:
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        """How the equivalents file names a mutant (line numbers change too often)."""
-        return (self.region.notebook, self.where, self.line, self.mutated)
+        """How the equivalents file names a mutant: line numbers change too often, and
+        comments and spacing do not matter."""
+        return _key(self.region.notebook, self.where, self.line, self.mutated)
 
     def describe(self) -> str:
         return (f"{self.region.notebook}, cell {self.region.cell}, {self.where}: "
                 f"[{self.kind}: {self.operator}]\n      - {self.line}\n      + {self.mutated}")
+
+
+def _code_only(line: str) -> str:
+    """``line`` without its comment (a # outside string literals) and with single spaces."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            if char == quote and line[i - 1] != "\\":
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            line = line[:i]
+            break
+    return " ".join(line.split())
+
+
+def _key(notebook: str, where: str, line: str, mutated: str) -> tuple[str, str, str, str]:
+    return (notebook, where, _code_only(line), _code_only(mutated))
 
 
 # Operator precedence, lowest first, to decide whether a replacement needs parentheses.
@@ -459,7 +479,7 @@ def load_equivalents(path: Path = EQUIVALENTS) -> dict[tuple[str, str, str, str]
     entries = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
     out = {}
     for entry in entries or []:
-        key = (entry["notebook"], entry["where"], entry["line"], entry["mutant"])
+        key = _key(entry["notebook"], entry["where"], entry["line"], entry["mutant"])
         reason = str(entry.get("reason", "")).strip()
         if not reason:
             raise ValueError(f"{path.name}: the entry for {key} gives no reason")
@@ -681,8 +701,8 @@ def report(results: list[NotebookResult], seconds: float | None = None) -> str:
         lines.append("")
         lines.append(f"Review tests/{EQUIVALENTS.name} (these do not fail the test):")
         for o in killed:
-            lines.append(f"  listed as equivalent but killed ({o.how}), so it is not equivalent "
-                         f"or the check is flaky: {o.mutant.describe()}")
+            lines.append(f"  listed as equivalent but killed ({o.how}): not equivalent, or the "
+                         f"check is flaky, or (a timeout) only slower: {o.mutant.describe()}")
         for key in stale:
             lines.append(f"  listed but no longer generated (the solution changed): {key}")
     problems = [p for r in results for p in r.problems]
@@ -805,6 +825,11 @@ if pytest is not None:
         few = sample(mutants, 8, "demo")
         assert len(few) == 8 and {m.kind for m in few} == set(KINDS)
         assert [m.source for m in few] == [m.source for m in sample(mutants, 8, "demo")]
+
+    def test_comments_and_spacing_do_not_name_a_mutant():
+        assert _code_only("x = f(a,  b)   # note: 'q'") == "x = f(a, b)"
+        assert _code_only("s = '#' + \"#\"  # c") == "s = '#' + \"#\""
+        assert _key("n", "f", "a  = 1 # one", "a = 2") == _key("n", "f", "a = 1", "a = 2  # two")
 
     def test_equivalents_file_is_well_formed():
         entries = load_equivalents()
