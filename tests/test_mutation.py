@@ -658,6 +658,13 @@ def run_notebook(path: Path, log=None, *, timeout: float | None = None,
                 if log:
                     log(f"{path.stem[:2]} {time.perf_counter() - t1:5.2f}s {result:10s} "
                         f"{how or '-':30.30s} {mutant.mutated[:60]}")
+            # The model answer, put back, must pass again: no mutant may leave state behind
+            # that decides later outcomes.
+            for index in region.checks:
+                runs = [kernel.run(cells[index]["source"], 300) for _ in range(2)]
+                if all(run[0] != "ok" for run in runs):
+                    problems.append(f"{region.label}: after its mutants the model answer fails "
+                                    f"check cell {index} ({runs[-1][1]}); a mutant left state behind")
     finally:
         kernel.shutdown()
         Kernel.close_event_loop()
@@ -870,6 +877,13 @@ if pytest is not None:
               "        i += 1\n    return i\n    ### END SOLUTION\n")
     _CHECK_SETUP = ("class CheckFailed(AssertionError):\n    pass\n\n"
                     "def check(f):\n    if f(3) != 3:\n        raise CheckFailed('wrong')\n")
+
+    def test_a_model_answer_that_fails_its_check_is_a_problem_not_a_score(tmp_path):
+        path = _notebook(tmp_path, _CHECK_SETUP, _COUNT.replace("i += 1", "i += 2"), "check(count)")
+        result = run_notebook(path, timeout=1.0, equivalents_file=tmp_path / "none.yml")
+        assert not result.outcomes
+        assert len(result.problems) == 1 and "model answer fails check cell 2" in result.problems[0]
+        assert "CheckFailed: wrong" in result.problems[0]
 
     @pytest.mark.parametrize("interruptible", [True, False], ids=["interrupt", "restart"])
     def test_endless_mutants_time_out_and_the_run_goes_on(tmp_path, interruptible):
