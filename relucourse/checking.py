@@ -200,7 +200,10 @@ class Check:
         ``NotImplementedError`` of an unsolved stub) and, unless
         ``allow_warnings``, any warning become :class:`CheckFailed` with the
         inputs that caused them. ``call`` is how the call is shown, for example
-        ``"relu(x)"``.
+        ``"relu(x)"``; a leading "your function" in it is replaced by the
+        function's own name when it has one. Without ``inputs``, the arguments
+        are shown under the names in ``call``. A warning's message names the
+        first element of an array argument that causes it on its own.
         """
         label = _call_label(fn, call)
         if inputs is None:
