@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import re
 import warnings
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-__all__ = ["Check", "CheckFailed", "Text", "describe", "to_numpy"]
+__all__ = ["Check", "CheckFailed", "Text", "describe", "format_float", "to_numpy"]
 
 _MISSING = object()
 
@@ -77,17 +78,32 @@ def describe(value: Any, *, max_items: int = 8) -> str:
         with np.printoptions(precision=6, threshold=max_items, edgeitems=3, suppress=False):
             text = repr(value)
         text = " ".join(text.split())
+        # NumPy 2 writes "shape=(66,)" into the repr of a summarised array; the shape is
+        # given once, at the end, for every array.
+        text = re.sub(r",\s*shape=\([0-9, ]*\)", "", text)
         if "dtype" not in text:
             text = f"{text[:-1]}, dtype={value.dtype})"
         return f"{text}  (shape {value.shape})"
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):.10g}  ({type(value).__name__})"
+        return f"{format_float(value)}  ({type(value).__name__})"
     if isinstance(value, (bool, np.bool_, numbers.Integral, str)):
         return f"{value!r}  ({type(value).__name__})"
     text = repr(value)
     if len(text) > 120:
         text = text[:117] + "..."
     return f"{text}  ({type(value).__name__})"
+
+
+def format_float(value: Any) -> str:
+    """A float with up to 10 significant digits that still reads as a float.
+
+    >>> [format_float(v) for v in (0.0, -0.0, 2.0, 0.1, 1e20, float("nan"))]
+    ['0.0', '-0.0', '2.0', '0.1', '1e+20', 'nan']
+    """
+    text = f"{float(value):.10g}"
+    if text.lstrip("-").isdigit():
+        text += ".0"
+    return text
 
 
 def _is_tensor(value: Any) -> bool:
@@ -184,9 +200,14 @@ class Check:
         ``NotImplementedError`` of an unsolved stub) and, unless
         ``allow_warnings``, any warning become :class:`CheckFailed` with the
         inputs that caused them. ``call`` is how the call is shown, for example
-        ``"relu(x)"``.
+        ``"relu(x)"``; a leading "your function" in it is replaced by the
+        function's own name when it has one. Without ``inputs``, the arguments
+        are shown under the names in ``call``. A warning's message names the
+        first element of an array argument that causes it on its own.
         """
-        label = call or f"{getattr(fn, '__name__', 'your function')}(...)"
+        label = _call_label(fn, call)
+        if inputs is None:
+            inputs = _inputs_from_call(label, args, kwargs)
         if not callable(fn):
             self.fail(f"expected a function to call as {label}, but got {describe(fn)}.",
                       hint="Did you overwrite the function's name with a value?")
@@ -206,7 +227,9 @@ class Check:
                     self.fail(f"{label} raised {type(err).__name__}: {err}", inputs=inputs)
         if caught and not allow_warnings:
             first = caught[0]
-            self.fail(f"{label} emitted a {first.category.__name__}: {first.message}",
+            culprit = _first_warning_element(fn, label, args, kwargs)
+            self.fail(f"{label} emitted a {first.category.__name__}: {first.message}."
+                      + (f" {culprit}" if culprit else ""),
                       inputs=inputs,
                       hint="A warning usually means an overflow, a division by zero or a NaN "
                            "was produced along the way; rewrite the computation to avoid it.")
@@ -335,6 +358,89 @@ class Check:
         if not np.isfinite(out):
             self.fail(f"{what} is {out}, not a finite number.", inputs=inputs)
         return out
+
+
+def _call_label(fn: Callable, call: str | None) -> str:
+    """How a call is shown: ``call``, with "your function" replaced by the function's own name."""
+    name = getattr(fn, "__name__", None)
+    if not (isinstance(name, str) and name.isidentifier()):
+        name = None                    # lambdas, partials, callable objects
+    if call is None:
+        return f"{name or 'your function'}(...)"
+    if name and call.startswith("your function"):
+        return name + call[len("your function"):]
+    return call
+
+
+def _argument_names(label: str, count: int) -> list[str] | None:
+    """The names in ``"relu(x, alpha)"`` when there are ``count`` of them and all are names."""
+    match = re.fullmatch(r"\s*[\w.]+\((.*)\)\s*", label)
+    if not match:
+        return None
+    names = [part.strip() for part in match.group(1).split(",")] if match.group(1).strip() else []
+    if len(names) != count or not all(n.isidentifier() for n in names):
+        return None
+    return names
+
+
+def _inputs_from_call(label: str, args: tuple, kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Inputs to show when a checker gave none: the arguments, named as in ``label``.
+
+    A label that shows values itself (``"simulate(0, 1, 7)"``) or a call
+    without arguments needs no input lines.
+    """
+    if not args and not kwargs:
+        return None
+    names = _argument_names(label, len(args))
+    if names is None:
+        inner = re.fullmatch(r"\s*[\w.]+\((.*)\)\s*", label)
+        if inner and inner.group(1).strip() and inner.group(1).strip() != "...":
+            return None                # the label already shows the arguments
+        names = [f"argument {i + 1}" for i in range(len(args))]
+    return {**dict(zip(names, args)), **dict(kwargs)}
+
+
+def _first_warning_element(fn: Callable, label: str, args: tuple, kwargs: Mapping[str, Any],
+                           *, max_elements: int = 4096, budget: float = 1.0) -> str:
+    """Which element of the (single) array argument makes ``fn`` warn on its own, as a sentence.
+
+    Calls ``fn`` again on one element at a time (a copy of shape (1, ..., 1),
+    same dtype), at most ``max_elements`` of them and for at most ``budget``
+    seconds; returns "" when there is no single array argument or no single
+    element warns (the warning may need the whole array).
+    """
+    import io
+    import time
+
+    arrays = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.size >= 2]
+    if len(arrays) != 1 or args[arrays[0]].size > max_elements:
+        return ""
+    position = arrays[0]
+    arr = args[position]
+    names = _argument_names(label, len(args))
+    name = names[position] if names else f"argument {position + 1}"
+    flat = arr.reshape(-1)
+    start, failures = time.perf_counter(), 0
+    for i in range(flat.size):
+        if time.perf_counter() - start > budget or failures >= 3:
+            break
+        one = flat[i:i + 1].copy().reshape((1,) * arr.ndim)
+        trial = args[:position] + (one,) + args[position + 1:]
+        with warnings.catch_warnings(record=True) as caught, \
+                contextlib.redirect_stdout(io.StringIO()), _numpy_errors_as_warnings(False):
+            warnings.simplefilter("always")
+            try:
+                fn(*trial, **kwargs)
+            except Exception:  # noqa: BLE001 - the function may need the whole array
+                failures += 1
+                continue
+        if caught:
+            index = tuple(int(k) for k in np.unravel_index(i, arr.shape))
+            where = index[0] if len(index) == 1 else index
+            value = flat[i].item()
+            shown = format_float(value) if isinstance(value, float) else repr(value)
+            return f"The first element that warns on its own: {name}[{where}] = {shown}."
+    return ""
 
 
 @contextlib.contextmanager
