@@ -128,6 +128,7 @@ class PageReport:
     small_figures: list[str] = field(default_factory=list)
     weight: int = 0
     weight_parts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)   # time spent per phase
     errors: list[str] = field(default_factory=list)   # the audit itself broke
 
     @property
@@ -239,16 +240,19 @@ AXE_RUN = """() => axe.run(document, {
 })"""
 
 
+NAV_FOLDERS = ("chapters", "exercises", "back")
+
+
 def nav_pages(pages: list[str]) -> set[str]:
     """The pages whose sidebar toggles are tried at every width: the same templates make
-    every page, so the first page of each folder (and the top-level ones) stand for all."""
-    chosen, folders = set(), set()
+    every page, so the first page of a chapter, of the exercises and of the back matter
+    stand for all (a page with sections, one with a notebook, one without math)."""
+    chosen = {}
     for rel in pages:
-        folder = rel.rsplit("/", 1)[0] if "/" in rel else rel
-        if folder not in folders and rel != "index.html":
-            folders.add(folder)
-            chosen.add(rel)
-    return chosen
+        folder = rel.split("/", 1)[0]
+        if folder in NAV_FOLDERS and folder not in chosen:
+            chosen[folder] = rel
+    return set(chosen.values())
 
 
 # --- the audit --------------------------------------------------------------------------
@@ -300,6 +304,18 @@ async def _open(browser, report, url, width, where, color_scheme="light"):
     return context, page
 
 
+async def _settled(page, which: str, old) -> object:
+    """The sidebar's state once it differs from ``old`` (or after 1.5 s if it never does),
+    plus the theme's .25 s transition."""
+    try:
+        await page.wait_for_function(f"(old) => ({SIDEBAR_SHOWN})('{which}') !== old", arg=old,
+                                     timeout=1_500, polling=50)
+    except Exception:  # noqa: BLE001 - a timeout: the state did not change
+        pass
+    await page.wait_for_timeout(100)
+    return await page.evaluate(SIDEBAR_SHOWN, which)
+
+
 async def _check_nav(browser, report, url) -> None:
     """At each width, each visible sidebar toggle opens its sidebar and closes it again
     (or, where the sidebar starts open, closes and reopens it). One page, resized."""
@@ -317,8 +333,7 @@ async def _check_nav(browser, report, url) -> None:
                 button = page.locator(f'[data-audit-toggle="{which}-0"]')
                 before = await page.evaluate(SIDEBAR_SHOWN, which)
                 await button.click(timeout=5_000)
-                await page.wait_for_timeout(350)        # the theme's transition
-                after = await page.evaluate(SIDEBAR_SHOWN, which)
+                after = await _settled(page, which, before)
                 if after == before:
                     report.nav_problems.append(
                         f"{width}px: clicking the visible {which} toggle did not "
@@ -331,8 +346,7 @@ async def _check_nav(browser, report, url) -> None:
                     await page.keyboard.press("Escape")
                 else:
                     await button.click(timeout=5_000)
-                await page.wait_for_timeout(350)
-                if await page.evaluate(SIDEBAR_SHOWN, which) != before:
+                if await _settled(page, which, after) != before:
                     report.nav_problems.append(
                         f"{width}px: the {which} sidebar could not be toggled back")
     finally:
@@ -361,8 +375,17 @@ async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, 
                      shots: Path | None = None, nav: bool = False) -> PageReport:
     report = PageReport(site=str(site), page=rel)
     url = base + rel
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[phase] = report.seconds.get(phase, 0.0) + now - clock
+        clock = now
+
     try:
         context, page = await _open(browser, report, url, WIDE, f"{WIDE}px")
+        lap("load")
         try:
             report.math_count = await page.evaluate(MATH_COUNT)
             report.unrendered_math = await page.evaluate(UNRENDERED_MATH)
@@ -377,6 +400,7 @@ async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, 
                     report.small_figures.append(
                         f"{f['src']} shown {f['shown']}px of {f['natural']}px "
                         f"({f['shown'] / f['natural']:.2f})")
+                lap("layout")
                 await page.evaluate(axe_script)
                 result = await page.evaluate(AXE_RUN)
                 for v in result["violations"]:
@@ -384,14 +408,38 @@ async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, 
                         report.axe_nodes += len(v["nodes"])
                         first = v["nodes"][0]["target"] if v["nodes"] else ""
                         report.axe.append(f"{v['id']} ({v['impact']}) x{len(v['nodes'])}, e.g. {first}")
+                lap("axe")
             if shots is not None:
                 await page.screenshot(path=str(shots / (rel.replace('/', '_') + f"-{WIDE}.png")))
         finally:
             await context.close()
         if full and nav:
             await _check_nav(browser, report, url)
+            lap("nav")
     except Exception as exc:  # the audit itself failed: report it as a failure of this page
         report.errors.append(f"{type(exc).__name__}: {exc}")
+    return report
+
+
+SEARCH_TERM = "dying"
+
+
+async def audit_search(browser, site: Path, base: str) -> PageReport:
+    """Sphinx's search page, offline: searching finds pages (its index comes with the site)."""
+    report = PageReport(site=str(site), page=f"search.html?q={SEARCH_TERM}")
+    try:
+        context, page = await _open(browser, report, f"{base}search.html?q={SEARCH_TERM}", WIDE, "search")
+        try:
+            await page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+            found = await page.locator("#search-results ul.search li").count()
+            if found == 0:
+                report.errors.append(f"searching for {SEARCH_TERM!r} found nothing")
+            report.weight_parts = {k: int(v) for k, v in (await page.evaluate(WEIGHT)).items()}
+            report.weight = sum(report.weight_parts.values())
+        finally:
+            await context.close()
+    except Exception as exc:  # noqa: BLE001 - reported as this page's failure
+        report.errors.append(f"search for {SEARCH_TERM!r} showed no results: {type(exc).__name__}: {exc}")
     return report
 
 
@@ -422,6 +470,8 @@ async def audit_sites(sites: list[tuple[Path, bool]], concurrency: int = CONCURR
                     pages = pages_of(site)
                     with_nav = nav_pages(pages)
                     jobs += [one(site, server.url, rel, full, rel in with_nav) for rel in pages]
+                    if full:
+                        jobs.append(audit_search(browser, site, server.url))
                 reports = list(await asyncio.gather(*jobs))
             finally:
                 await browser.close()
@@ -447,6 +497,9 @@ def summary(reports: list[PageReport]) -> str:
     lines.append(f"{'TOTAL':52} {total(lambda r: r.axe_nodes):7d} "
                  f"{total(lambda r: len(r.console_errors)):7d} {total(lambda r: len(r.clipped)):7d} "
                  f"{total(lambda r: r.weight) / 1024:8.0f}K")
+    phases = sorted({k for r in reports for k in r.seconds})
+    lines.append("browser time per phase, summed over pages: " + ", ".join(
+        f"{k} {sum(r.seconds.get(k, 0) for r in reports):.0f} s" for k in phases))
     return "\n".join(lines)
 
 
