@@ -5,13 +5,17 @@ Usage (from the repository root, with Python 3.11):
     python3.11 tools/bootstrap.py
 
 It is safe to run again: an existing .venv is reused and pip only installs what
-is missing. It ends by printing where the built book's index.html is.
+is missing. The browser tests (tests/test_browser.py) need Debian's Chromium: when
+/usr/bin/chromium is missing it is installed with apt-get if this runs as root,
+and otherwise the command to install it is printed. It ends by printing where the
+built book's index.html is.
 Only the standard library is used here, since nothing else is installed yet.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +32,25 @@ def run(*cmd: str | Path) -> None:
     subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
 
 
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests when it is missing (as root)."""
+    if CHROMIUM.exists():
+        return
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if is_root and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+            print("+", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, env=env)
+    else:
+        print(f"\nChromium is missing at {CHROMIUM}; the browser tests will fail until it is installed:\n"
+              f"    sudo sh -c '{CHROMIUM_INSTALL}'\n", flush=True)
+
+
 def main() -> int:
     if sys.version_info[:2] != (3, 11):
         print(f"warning: the course is pinned and tested on Python 3.11; this is {sys.version.split()[0]}",
@@ -37,6 +60,7 @@ def main() -> int:
         print(f"creating the virtual environment {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt")
+    ensure_chromium()
     run(PY, "tools/book.py", "build")
     print(f"\nSet-up and build took {time.perf_counter() - start:.0f} s.")
     print(f"The book is at {ROOT / '_build' / 'html' / 'index.html'}")

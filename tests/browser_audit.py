@@ -1,0 +1,479 @@
+"""Open every page of a built book in headless Chromium and record what a reader meets.
+
+Used by tests/test_browser.py (the checks) and runnable on its own to print a report:
+
+    .venv/bin/python tests/browser_audit.py [SITE_DIR ...]
+
+The site is served from a thread on 127.0.0.1; every request to any other host is
+aborted and recorded, as for a reader offline. One browser is shared; pages are
+audited a few at a time, each in a fresh browser context (so each is a first visit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html.parser
+import http.server
+import os
+import posixpath
+import shutil
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+INSTALL_HINT = (
+    "Debian's Chromium is needed for the browser tests and was not found at {path}. "
+    "Install it with `python3.11 tools/bootstrap.py` (as root it runs "
+    "`apt-get update && apt-get install -y chromium`), or run those two commands "
+    "yourself (with sudo if you are not root), or point the CHROMIUM environment "
+    "variable at a Chromium executable."
+)
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+WIDE = 1280                       # the window width of the layout checks
+NARROW = 390                      # a phone
+NAV_WIDTHS = (390, 768, 1280, 1920)
+CONCURRENCY = 3
+FIGURE_MIN_SCALE = 0.8
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+def site_dirs() -> list[Path]:
+    """The built sites to test: $BOOK_HTML (os.pathsep-separated) or _build/html."""
+    env = os.environ.get("BOOK_HTML")
+    if env:
+        return [Path(p).resolve() for p in env.split(os.pathsep) if p]
+    return [ROOT / "_build" / "html"]
+
+
+def pages_of(site: Path) -> list[str]:
+    """Site-relative paths of the book's pages (not Sphinx's search or index pages)."""
+    skip = {"search.html", "genindex.html", "py-modindex.html"}
+    pages = []
+    for path in sorted(site.rglob("*.html")):
+        rel = path.relative_to(site).as_posix()
+        if rel in skip or rel.startswith(("_static/", "_sources/", "_images/", "_downloads/")):
+            continue
+        head = path.read_text(encoding="utf-8", errors="replace")[:400]
+        if len(head) < 400 and 'http-equiv="Refresh"' in head:
+            continue                      # a redirect stub (index.html -> the first page)
+        pages.append(rel)
+    return pages
+
+
+class _Ids(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+
+
+@functools.lru_cache(maxsize=None)
+def ids_in(path: Path) -> frozenset[str]:
+    parser = _Ids()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return frozenset(parser.ids)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+class Server:
+    """A static file server for ``site`` on 127.0.0.1, in a daemon thread."""
+
+    def __init__(self, site: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(site))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "Server":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+@dataclass
+class PageReport:
+    site: str
+    page: str
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    unrendered_math: list[str] = field(default_factory=list)
+    math_count: int = 0
+    axe: list[str] = field(default_factory=list)
+    axe_nodes: int = 0
+    clipped: list[str] = field(default_factory=list)
+    nav_problems: list[str] = field(default_factory=list)
+    bad_links: list[str] = field(default_factory=list)
+    small_figures: list[str] = field(default_factory=list)
+    weight: int = 0
+    weight_parts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)   # the audit itself broke
+
+    @property
+    def name(self) -> str:
+        return f"{Path(self.site).name if Path(self.site).name != 'html' else Path(self.site).parent.parent.name}:{self.page}"
+
+
+# --- JavaScript run in the page -------------------------------------------------------
+
+WAIT_FOR_MATH = """async () => {
+  const mj = window.MathJax;
+  if (mj && mj.startup && mj.startup.promise) { await mj.startup.promise; }
+  // every <img> loads now (lazy ones too), so sizes and weight are complete
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null :
+      new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); })));
+  await document.fonts.ready;
+}"""
+
+UNRENDERED_MATH = """() => Array.from(document.querySelectorAll('span.math, div.math'))
+  .filter(el => !el.querySelector('mjx-container, .katex, svg, math'))
+  .map(el => el.textContent.trim().slice(0, 80))"""
+
+MATH_COUNT = "() => document.querySelectorAll('span.math, div.math').length"
+
+# Code cells, outputs and display equations whose content is wider than their box.
+CLIPPED = """() => {
+  const out = [];
+  const seen = new Set();
+  const texOf = el => {
+    try {
+      const items = MathJax.startup.document.getMathItemsWithin(el);
+      if (items.length) return items.map(i => i.math).join(' ');
+    } catch (e) {}
+    return el.textContent;
+  };
+  const visible = el => el.offsetParent !== null && el.clientWidth > 0;
+  const check = (el, kind, text) => {
+    if (seen.has(el) || !visible(el)) return;
+    seen.add(el);
+    const excess = el.scrollWidth - el.clientWidth;
+    if (excess > 1) out.push({kind, excess, text: text.replace(/\\s+/g, ' ').trim().slice(0, 110)});
+  };
+  const longest = pre => pre.textContent.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '');
+  document.querySelectorAll('.bd-article div.cell_input pre, .bd-article div.cell_input .highlight')
+    .forEach(el => check(el, 'code cell', longest(el)));
+  document.querySelectorAll('.bd-article div.cell_output pre, .bd-article div.cell_output .output')
+    .forEach(el => check(el, 'output', longest(el)));
+  document.querySelectorAll('.bd-article div.highlight pre')
+    .forEach(el => check(el, 'code block', longest(el)));
+  document.querySelectorAll('.bd-article div.math, .bd-article mjx-container[display="true"]')
+    .forEach(el => check(el.closest('div.math') || el, 'display equation', texOf(el.closest('div.math') || el)));
+  document.querySelectorAll('.bd-article table')
+    .forEach(el => { const box = el.closest('.pst-scrollable-table-container') || el.parentElement;
+                     check(box, 'table', el.textContent.slice(0, 110)); });
+  return out;
+}"""
+
+SMALL_FIGURES = """(minScale) => Array.from(document.querySelectorAll('.bd-article img'))
+  .filter(img => img.naturalWidth > 0 && img.offsetParent !== null)
+  .map(img => ({src: img.getAttribute('src'), shown: img.clientWidth, natural: img.naturalWidth}))
+  .filter(f => f.shown < minScale * f.natural)"""
+
+LINKS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"""
+
+WEIGHT = """() => {
+  const parts = {};
+  const add = (kind, n) => { parts[kind] = (parts[kind] || 0) + (n || 0); };
+  const nav = performance.getEntriesByType('navigation')[0];
+  add('html', nav ? (nav.encodedBodySize || nav.transferSize) : document.documentElement.outerHTML.length);
+  for (const r of performance.getEntriesByType('resource')) {
+    const ext = (new URL(r.name).pathname.split('.').pop() || '').toLowerCase();
+    const kind = ['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico'].includes(ext) ? 'images'
+               : ext === 'js' ? 'scripts' : ext === 'css' ? 'css'
+               : ['woff', 'woff2', 'ttf', 'otf'].includes(ext) ? 'fonts' : 'other';
+    add(kind, r.encodedBodySize || r.transferSize);
+  }
+  return parts;
+}"""
+
+# Is the sidebar visible to a reader (on screen, with some width)?
+SIDEBAR_SHOWN = """(which) => {
+  const dialog = document.getElementById(`pst-${which}-sidebar-modal`);
+  if (dialog && dialog.open) return true;
+  const el = document.getElementById(`pst-${which}-sidebar`) ||
+             document.querySelector(`.bd-sidebar-${which}`);
+  if (!el) return null;
+  const r = el.getBoundingClientRect();
+  const s = getComputedStyle(el);
+  return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 20 && r.right > 20
+         && r.left < window.innerWidth - 20;
+}"""
+
+VISIBLE_TOGGLE = """(which) => {
+  const all = Array.from(document.querySelectorAll(`button.${which}-toggle`));
+  const shown = all.filter(b => { const r = b.getBoundingClientRect();
+      return b.offsetParent !== null && r.width > 0 && r.height > 0; });
+  shown.forEach((b, i) => b.setAttribute('data-audit-toggle', `${which}-${i}`));
+  return shown.length;
+}"""
+
+
+# axe-core with its experimental rules too (label-content-name-mismatch is one of them)
+AXE_RUN = """() => axe.run(document, {
+  resultTypes: ['violations'],
+  preload: false,        // its CSS preload resolves @import against the page: a false 404
+  rules: Object.fromEntries(axe.getRules(['experimental']).map(r => [r.ruleId, {enabled: true}])),
+})"""
+
+
+def nav_pages(pages: list[str]) -> set[str]:
+    """The pages whose sidebar toggles are tried at every width: the same templates make
+    every page, so the first page of each folder (and the top-level ones) stand for all."""
+    chosen, folders = set(), set()
+    for rel in pages:
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else rel
+        if folder not in folders and rel != "index.html":
+            folders.add(folder)
+            chosen.add(rel)
+    return chosen
+
+
+# --- the audit --------------------------------------------------------------------------
+
+async def _new_context(browser, report: PageReport, width: int, color_scheme: str = "light"):
+    context = await browser.new_context(viewport={"width": width, "height": 900},
+                                        color_scheme=color_scheme)
+
+    async def route(route):
+        host = urllib.parse.urlsplit(route.request.url).hostname or ""
+        if host in LOOPBACK or route.request.url.startswith(("data:", "blob:")):
+            await route.continue_()
+        else:
+            report.external_requests.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", route)
+    return context
+
+
+def _watch(page, report: PageReport, where: str) -> None:
+    def on_console(msg):
+        if msg.type == "error":
+            report.console_errors.append(f"{where}: {msg.text}")
+
+    def on_failed(request):
+        host = urllib.parse.urlsplit(request.url).hostname or ""
+        if host in LOOPBACK:
+            report.failed_requests.append(f"{where}: {request.url} ({request.failure})")
+
+    def on_response(response):
+        if response.status >= 400:
+            referer = response.request.headers.get("referer", "?")
+            report.failed_requests.append(
+                f"{where}: {response.url} (HTTP {response.status}, asked for by {referer})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: report.console_errors.append(f"{where}: uncaught {exc}"))
+    page.on("requestfailed", on_failed)
+    page.on("response", on_response)
+
+
+async def _open(browser, report, url, width, where, color_scheme="light"):
+    context = await _new_context(browser, report, width, color_scheme)
+    page = await context.new_page()
+    _watch(page, report, where)
+    await page.goto(url, wait_until="load", timeout=30_000)
+    await page.evaluate(WAIT_FOR_MATH)
+    return context, page
+
+
+async def _check_nav(browser, report, url) -> None:
+    """At each width, each visible sidebar toggle opens its sidebar and closes it again
+    (or, where the sidebar starts open, closes and reopens it). One page, resized."""
+    context, page = await _open(browser, report, url, NAV_WIDTHS[0], "nav")
+    try:
+        for width in NAV_WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 900})
+            await page.wait_for_timeout(150)
+            for which in ("primary", "secondary"):
+                n = await page.evaluate(VISIBLE_TOGGLE, which)
+                if n == 0:
+                    if which == "primary":
+                        report.nav_problems.append(f"{width}px: no visible primary sidebar toggle")
+                    continue
+                button = page.locator(f'[data-audit-toggle="{which}-0"]')
+                before = await page.evaluate(SIDEBAR_SHOWN, which)
+                await button.click(timeout=5_000)
+                await page.wait_for_timeout(350)        # the theme's transition
+                after = await page.evaluate(SIDEBAR_SHOWN, which)
+                if after == before:
+                    report.nav_problems.append(
+                        f"{width}px: clicking the visible {which} toggle did not "
+                        f"{'open' if not before else 'close'} the sidebar")
+                    continue
+                # a modal sidebar closes with Escape, an inline one with the button again
+                modal = await page.evaluate(
+                    f"() => !!document.getElementById('pst-{which}-sidebar-modal')?.open")
+                if modal:
+                    await page.keyboard.press("Escape")
+                else:
+                    await button.click(timeout=5_000)
+                await page.wait_for_timeout(350)
+                if await page.evaluate(SIDEBAR_SHOWN, which) != before:
+                    report.nav_problems.append(
+                        f"{width}px: the {which} sidebar could not be toggled back")
+    finally:
+        await context.close()
+
+
+def _check_links(report: PageReport, site: Path, base: str, hrefs: list[str]) -> None:
+    for href in sorted(set(hrefs)):
+        parts = urllib.parse.urlsplit(href)
+        if not href.startswith(base) or parts.scheme not in ("http", "https"):
+            continue
+        rel = urllib.parse.unquote(parts.path[len(urllib.parse.urlsplit(base).path):])
+        target = site / posixpath.normpath(rel) if rel else site / "index.html"
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            report.bad_links.append(f"{href[len(base):]} (no such file)")
+            continue
+        if parts.fragment and target.suffix == ".html":
+            frag = urllib.parse.unquote(parts.fragment)
+            if frag not in ids_in(target):
+                report.bad_links.append(f"{href[len(base):]} (no #{frag} in {target.name})")
+
+
+async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, full: bool,
+                     shots: Path | None = None, nav: bool = False) -> PageReport:
+    report = PageReport(site=str(site), page=rel)
+    url = base + rel
+    try:
+        context, page = await _open(browser, report, url, WIDE, f"{WIDE}px")
+        try:
+            report.math_count = await page.evaluate(MATH_COUNT)
+            report.unrendered_math = await page.evaluate(UNRENDERED_MATH)
+            _check_links(report, site, base, await page.evaluate(LINKS))
+            parts = await page.evaluate(WEIGHT)
+            report.weight_parts = {k: int(v) for k, v in parts.items()}
+            report.weight = sum(report.weight_parts.values())
+            if full:
+                for c in await page.evaluate(CLIPPED):
+                    report.clipped.append(f"{c['kind']} {c['excess']}px too wide: {c['text']}")
+                for f in await page.evaluate(SMALL_FIGURES, FIGURE_MIN_SCALE):
+                    report.small_figures.append(
+                        f"{f['src']} shown {f['shown']}px of {f['natural']}px "
+                        f"({f['shown'] / f['natural']:.2f})")
+                await page.evaluate(axe_script)
+                result = await page.evaluate(AXE_RUN)
+                for v in result["violations"]:
+                    if v.get("impact") in ("serious", "critical"):
+                        report.axe_nodes += len(v["nodes"])
+                        first = v["nodes"][0]["target"] if v["nodes"] else ""
+                        report.axe.append(f"{v['id']} ({v['impact']}) x{len(v['nodes'])}, e.g. {first}")
+            if shots is not None:
+                await page.screenshot(path=str(shots / (rel.replace('/', '_') + f"-{WIDE}.png")))
+        finally:
+            await context.close()
+        if full and nav:
+            await _check_nav(browser, report, url)
+    except Exception as exc:  # the audit itself failed: report it as a failure of this page
+        report.errors.append(f"{type(exc).__name__}: {exc}")
+    return report
+
+
+async def audit_sites(sites: list[tuple[Path, bool]], concurrency: int = CONCURRENCY,
+                      shots: Path | None = None) -> list[PageReport]:
+    """Audit every page of each (site, full) pair; ``full`` adds axe, layout and nav checks."""
+    from playwright.async_api import async_playwright
+
+    import axe_playwright_python
+
+    axe_script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+    reports: list[PageReport] = []
+    servers = [Server(site) for site, _ in sites]
+    for s in servers:
+        s.__enter__()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            try:
+                gate = asyncio.Semaphore(concurrency)
+
+                async def one(site, base, rel, full, nav):
+                    async with gate:
+                        return await audit_page(browser, axe_script, site, base, rel, full, shots, nav)
+
+                jobs = []
+                for (site, full), server in zip(sites, servers):
+                    pages = pages_of(site)
+                    with_nav = nav_pages(pages)
+                    jobs += [one(site, server.url, rel, full, rel in with_nav) for rel in pages]
+                reports = list(await asyncio.gather(*jobs))
+            finally:
+                await browser.close()
+    finally:
+        for s in servers:
+            s.__exit__(None, None, None)
+    return reports
+
+
+def chromium_problem() -> str | None:
+    """None when Chromium can be launched, else a message that says how to install it."""
+    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).is_file():
+        return INSTALL_HINT.format(path=CHROMIUM)
+    return None
+
+
+def summary(reports: list[PageReport]) -> str:
+    lines = [f"{'page':52} {'axe s/c':>7} {'console':>7} {'clipped':>7} {'weight':>9}"]
+    for r in reports:
+        lines.append(f"{r.name:52} {r.axe_nodes:7d} {len(r.console_errors):7d} "
+                     f"{len(r.clipped):7d} {r.weight / 1024:8.0f}K")
+    total = lambda f: sum(f(r) for r in reports)  # noqa: E731
+    lines.append(f"{'TOTAL':52} {total(lambda r: r.axe_nodes):7d} "
+                 f"{total(lambda r: len(r.console_errors)):7d} {total(lambda r: len(r.clipped)):7d} "
+                 f"{total(lambda r: r.weight) / 1024:8.0f}K")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    sites = [Path(a).resolve() for a in argv] or site_dirs()
+    start = time.perf_counter()
+    shots = Path(os.environ["SHOTS"]) if os.environ.get("SHOTS") else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    reports = asyncio.run(audit_sites([(s, True) for s in sites], shots=shots))
+    for r in reports:
+        problems = {k: getattr(r, k) for k in ("console_errors", "failed_requests", "external_requests",
+                                               "unrendered_math", "axe", "clipped", "nav_problems",
+                                               "bad_links", "small_figures", "errors") if getattr(r, k)}
+        if problems:
+            print(f"\n== {r.name}  weight {r.weight / 1024:.0f}K {r.weight_parts}")
+            for k, v in problems.items():
+                print(f"  {k} ({len(v)}):")
+                for item in v[:40]:
+                    print(f"    - {item}")
+    print()
+    print(summary(reports))
+    print(f"\naudited {len(reports)} pages in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
