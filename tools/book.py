@@ -41,12 +41,33 @@ def edition_config(student: bool, cache: Path, folder: Path = BUILD) -> Path:
     """A copy of _config.yml with the execution cache at ``cache`` (and the student title)."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     cfg["execute"]["cache"] = str(cache)
+    local = cfg.get("sphinx", {}).get("local_extensions") or {}
+    for name, where in local.items():  # relative to the config file, which is written elsewhere
+        local[name] = str((ROOT / where).resolve())
     if student:
         cfg["title"] = cfg["title"] + " (student edition)"
     path = folder / f"_config_{'student' if student else 'custom'}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     return path
+
+
+def static_changed(html: Path) -> bool:
+    """Whether a file in _static differs from its copy in the built site ``html``.
+
+    Sphinx copies _static only when some page is rewritten, so an edit to a
+    stylesheet alone would not reach the built book; such a build re-renders all
+    pages (nothing is executed again).
+    """
+    static = ROOT / "_static"
+    if not (html / "_static").is_dir():
+        return False
+    for src in static.rglob("*"):
+        if src.is_file():
+            copy = html / "_static" / src.relative_to(static)
+            if not copy.is_file() or copy.read_bytes() != src.read_bytes():
+                return True
+    return False
 
 
 def build(student: bool = False, rebuild_all: bool = False, output: Path | None = None) -> int:
@@ -57,8 +78,7 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
     """
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"]
-    if rebuild_all:
-        cmd.append("--all")
+    out = ROOT
     if student:
         cmd += ["--toc", str(student_toc())]
     if output is not None:
@@ -67,7 +87,10 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
         out = output / "student" if student else output
         cmd += ["--config", str(edition_config(student, cache, output)), "--path-output", str(out)]
     elif student:
-        cmd += ["--config", str(edition_config(True, BUILD / ".jupyter_cache")), "--path-output", str(STUDENT_OUT)]
+        out = STUDENT_OUT
+        cmd += ["--config", str(edition_config(True, BUILD / ".jupyter_cache")), "--path-output", str(out)]
+    if rebuild_all or static_changed(out / "_build" / "html"):
+        cmd.append("--all")
     start = time.perf_counter()
     code = subprocess.run(cmd, cwd=ROOT).returncode
     edition = "student edition" if student else "full edition"
