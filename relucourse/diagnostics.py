@@ -517,8 +517,13 @@ class DeadUnitRecorder:
 
         if ax is None:
             _, ax = plt.subplots()
-        for name, values in self.history.items():
-            ax.plot(self.epochs, [100 * v for v in values], marker="o", markersize=3, label=f"layer {name}")
+        from .style import MARKERS
+
+        linestyles = ["-", "--", "-.", ":"]
+        for k, (name, values) in enumerate(self.history.items()):
+            # colour (the axes' cycle) and line style and marker: readable without colour
+            ax.plot(self.epochs, [100 * v for v in values], linestyles[k % len(linestyles)],
+                    marker=MARKERS[k % len(MARKERS)], markersize=4, label=name)
         ax.set_ylim(-3, 103)
         ax.set_xlabel("epoch")
         ax.set_ylabel("dead units (%)")

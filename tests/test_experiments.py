@@ -29,7 +29,8 @@ def test_build_mlp_and_digits_run():
     assert more.model is run.model
     with pytest.raises(TypeError):
         experiments.digits_run(run.model, hidden=(4,))
-    assert experiments.digits_run(activation="leaky_relu", epochs=2, lr=2.0).diverged
+    # lr 3.0: diverges within 2 epochs on seeds 0-5 (lr 2.0 did only on 2 of 6: too close to call)
+    assert experiments.digits_run(activation="leaky_relu", epochs=2, lr=3.0).diverged
 
 
 def test_swap_activations_keeps_weights():

@@ -377,7 +377,8 @@ def check_kill_and_fix(kill, fix) -> None:
                   inputs={"settings": fixed}, expected=Text("accuracy >= 85%, every layer <= 10% dead"),
                   returned=_outcome(runs),
                   hint="Match the fix to the cause (see the chapter's table). If the learning rate is the "
-                       "killer, no other single setting saves the network: choose a different kill.")
+                       "killer, the only reliable cure is a smaller learning rate, which undoes the kill: "
+                       "choose a different kill.")
 
 
 def _worst_pixel_mean(standardize: bool, offset: float) -> float:
