@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
+import time
 from pathlib import Path
 
 import pytest
@@ -49,9 +51,20 @@ def reports() -> list[ba.PageReport]:
         if not (site / "index.html").is_file():
             pytest.fail(f"no built book at {site}: build it first with "
                         "`.venv/bin/python tools/book.py build`", pytrace=False)
+    start, cpu = time.perf_counter(), _children_cpu()
     found = asyncio.run(ba.audit_sites(sites))
+    TIMING.update(wall=time.perf_counter() - start, cpu=_children_cpu() - cpu)
     assert len(found) >= 10, f"only {len(found)} pages found in {[str(s) for s, _ in sites]}"
     return found
+
+
+TIMING: dict[str, float] = {}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (the browser, once it has closed)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _fail_on(reports, attr: str, what: str) -> None:
@@ -112,6 +125,8 @@ def test_page_weight(reports, capsys):
     """Prints each page's weight (HTML + images + scripts, styles and fonts it loads)."""
     with capsys.disabled():
         print("\n" + ba.summary(reports))
+        print(f"{len(reports)} pages audited in {TIMING.get('wall', 0):.0f} s wall time, "
+              f"{TIMING.get('cpu', 0):.0f} s of browser CPU time (on a busy machine the wall time is longer)")
         for r in reports:
             parts = ", ".join(f"{k} {v / 1024:.0f}K" for k, v in sorted(r.weight_parts.items()))
             print(f"  {r.name}: {r.weight / 1024:.0f}K ({parts})")
