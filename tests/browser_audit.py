@@ -133,7 +133,8 @@ class PageReport:
 
     @property
     def name(self) -> str:
-        return f"{Path(self.site).name if Path(self.site).name != 'html' else Path(self.site).parent.parent.name}:{self.page}"
+        edition = "student" if "student" in Path(self.site).parts else "book"
+        return f"{edition}:{self.page}"
 
 
 # --- JavaScript run in the page -------------------------------------------------------
