@@ -60,14 +60,18 @@ SETTLE = """async (timeout) => {
     new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); })));
   const raw = [...document.querySelectorAll('span.math, div.math')]
     .filter(el => !el.querySelector('mjx-container, .katex, svg')).length;
-  // Anything in the article wider than the paper (laid out at the printable width).
+  // Anything in the article wider than the paper (laid out at the printable width): boxes
+  // whose content overflows them or the page; formulas reaching past the page's edge.
   const right = document.documentElement.clientWidth + 1;
-  const wide = [...document.querySelectorAll('main pre, main div.highlight, main .cell_output, ' +
-                 'main table, main mjx-container, main img, main figure, main div.math')]
+  const label = el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.') + ': ' +
+                      el.textContent.trim().slice(0, 60);
+  const boxes = [...document.querySelectorAll('main pre, main div.highlight, main .cell_output, ' +
+                                              'main table, main img, main figure')]
     .filter(el => el.getClientRects().length &&
-                  (el.getBoundingClientRect().right > right || el.scrollWidth > el.clientWidth + 1))
-    .map(el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.') + ': ' +
-               el.textContent.trim().slice(0, 60));
+                  (el.getBoundingClientRect().right > right || el.scrollWidth > el.clientWidth + 1));
+  const formulas = [...document.querySelectorAll('main mjx-container > mjx-math, main div.math')]
+    .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > right);
+  const wide = boxes.concat(formulas).map(label);
   return {raw, wide};
 }"""
 
