@@ -30,7 +30,6 @@ import http.server
 import io
 import os
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -203,8 +202,7 @@ def print_pages(docs: list[Doc], base: str, chromium: str, log=print, require_ma
             found = page.evaluate(HEADINGS)
             doc.headings = [tuple(h) for h in found["headings"]]
             doc.anchors = found["anchors"]
-            doc.pdf = page.pdf(format=PAGE_FORMAT, margin=MARGIN, print_background=True, outline=True,
-                               tagged=True)
+            doc.pdf = page.pdf(format=PAGE_FORMAT, margin=MARGIN, print_background=True, outline=True)
             log(f"  {doc.href}: {time.perf_counter() - t0:.1f} s")
         browser.close()
     if problems:
