@@ -67,15 +67,63 @@ def test_chapter_notebook_is_valid_without_outputs_and_starts_with_the_set_up_ce
     assert len(code) == n_code  # one book-only cell out, the set-up cell in
 
 
-def test_generator_leaves_out_only_the_book_only_cell_and_adds_the_set_up_cell(tmp_path):
+DEMO = """---
+kernelspec:
+  name: python3
+  display_name: Python 3
+---
+
+# Demo
+
+```{code-cell} ipython3
+:tags: [remove-input]
+
+chapter_header('09_demo.md')
+```
+
+(sec-demo)=
+Text with $x$, a {term}`dead unit <Dead unit>`, {cite:t}`he2015delving` and
+{cite:p}`nair2010rectified,glorot2011deep`; see {doc}`../chapters/09_demo`.
+
+```{code-cell} ipython3
+x = 1
+```
+
+```{exercise} Question 9.1
+:label: ch9-q1
+:nonumber:
+
+Why?
+```
+
+```{solution} ch9-q1
+:class: dropdown
+
+Because.
+```
+
+:::{admonition} Note
+:class: tip
+Short.
+:::
+"""
+
+
+def test_generator_leaves_out_the_book_only_cell_adds_the_set_up_cell_and_plain_markdown(tmp_path):
     (tmp_path / "chapters").mkdir()
     chapter = tmp_path / "chapters" / "09_demo.md"
-    chapter.write_text("---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# Demo\n\n"
-                       "```{code-cell} ipython3\n:tags: [remove-input]\n\nchapter_header('09_demo.md')\n```\n\n"
-                       "Text with $x$.\n\n```{code-cell} ipython3\nx = 1\n```\n", encoding="utf-8")
+    chapter.write_text(DEMO, encoding="utf-8")
     nb = chapter_notebooks.make_notebook(chapter)
-    assert [c.cell_type for c in nb.cells] == ["markdown", "markdown", "code", "markdown", "code"]
+    assert [c.cell_type for c in nb.cells] == ["markdown", "markdown", "code", "markdown", "code", "markdown"]
     assert nb.cells[2].source == setup_cell_source() and nb.cells[4].source == "x = 1"
+    text = nb.cells[3].source
+    assert text.startswith("Text with $x$, a dead unit, He et al. (2015) and\n(Nair and Hinton, 2010; "
+                           "Glorot et al., 2011); see *Demo*.")
+    rest = nb.cells[5].source
+    assert rest.startswith("**Question 9.1.** Why?")
+    assert "<details>\n<summary>Answer</summary>\n\nBecause.\n\n</details>" in rest
+    assert rest.endswith("**Note.** Short.")
+    assert "{" not in text + rest and ":label:" not in rest and "(sec-demo)=" not in text
     assert chapter_notebooks.make_notebook(chapter) == nb  # deterministic (cell ids included)
 
 

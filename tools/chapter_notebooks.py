@@ -13,6 +13,10 @@ which the chapter pages' launch buttons open (see ``tools/sphinx_launch.py``):
   in Colab or Binder), right after the title;
 * without the cell that shows the chapter's "at a glance" box: it reads the
   chapter's Markdown file, which is not there when the notebook runs on its own;
+* the book's MyST markup in the text rewritten as plain Markdown that Jupyter
+  and Colab render: citations as "He et al. (2015)" / "(He et al., 2015)" (the
+  book's labels), glossary terms and page references as their text, questions
+  with their answers folded (``<details>``), admonitions as bold titles;
 * deterministic cell ids, so that the files change only when a chapter does.
 
 Run it after editing a chapter; ``tests/test_publish.py`` fails while a copy is
@@ -22,6 +26,8 @@ out of date. Never edit ``notebooks/`` by hand.
 from __future__ import annotations
 
 import argparse
+import functools
+import re
 import sys
 from pathlib import Path
 
@@ -48,10 +54,80 @@ def notebook_path(chapter: Path | str, root: Path = ROOT) -> Path:
     return root / "notebooks" / (Path(chapter).stem + ".ipynb")
 
 
+@functools.lru_cache(maxsize=None)
+def citation_labels(bib: Path = ROOT / "references.bib") -> dict[str, str]:
+    """Citation key -> the book's label ("He et al., 2015"), as the bibliography shows it."""
+    from pybtex.database import parse_file
+
+    from relucourse.sphinxext import RectifiedStyle
+
+    entries = RectifiedStyle().format_bibliography(parse_file(str(bib)))
+    return {entry.key: entry.label for entry in entries}
+
+
+def _cite(kind: str, keys: str) -> str:
+    labels = citation_labels()
+    found = [labels.get(k.strip(), k.strip()) for k in keys.split(",")]
+    if kind == "t":  # "He et al. (2015)"
+        return "; ".join(f"{lab.rsplit(', ', 1)[0]} ({lab.rsplit(', ', 1)[-1]})" for lab in found)
+    return "(" + "; ".join(found) + ")"
+
+
+def _title_of(chapter: Path, target: str) -> str:
+    """The title of the page a {doc} reference points at (its first heading)."""
+    base = (chapter.parent / target).resolve()
+    for path in (base.with_suffix(".md"), base.with_suffix(".ipynb")):
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".ipynb":
+                text = "\n".join(c.source for c in nbformat.reads(text, as_version=NB_VERSION).cells[:1])
+            m = re.search(r"^# (.+)$", text, re.M)
+            if m:
+                return m.group(1).strip()
+    return Path(target).name
+
+
+_ROLE = re.compile(r"\{(term|doc|cite:t|cite:p)\}`([^`]*)`")
+_FENCE = re.compile(r"^(```+|:::+)\{(exercise|solution|admonition)\}[ \t]*(.*?)\n(.*?)^\1[ \t]*$", re.M | re.S)
+_OPTION = re.compile(r"^:(\w+):[ \t]*(.*)$")
+
+
+def plain_markdown(text: str, chapter: Path) -> str:
+    """The book's MyST markup in one Markdown cell, rewritten as Markdown Jupyter renders."""
+
+    def role(m: re.Match) -> str:
+        kind, content = m.group(1), m.group(2)
+        shown = re.match(r"^(.*?)\s*<([^<>]+)>$", content, re.S)
+        if kind == "term":
+            return shown.group(1) if shown else content
+        if kind == "doc":
+            return f"*{shown.group(1) if shown else _title_of(chapter, content)}*"
+        return _cite(kind[-1], content)
+
+    def fence(m: re.Match) -> str:
+        name, argument, body = m.group(2), m.group(3).strip(), m.group(4)
+        lines = body.split("\n")
+        options = {}
+        while lines and _OPTION.match(lines[0]):
+            key, value = _OPTION.match(lines[0]).groups()
+            options[key] = value.strip()
+            lines.pop(0)
+        body = "\n".join(lines).strip("\n")
+        if name == "solution" or "dropdown" in options.get("class", ""):
+            summary = "Answer" if name == "solution" else argument
+            return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+        stop = "" if argument[-1:] in ".?!:" else "."
+        return f"**{argument}{stop}** {body}" if argument else body
+
+    text = _FENCE.sub(fence, text)
+    text = re.sub(r"^\([\w-]+\)=[ \t]*\n", "", text, flags=re.M)  # targets: (label)=
+    return _ROLE.sub(role, text)
+
+
 def _note(chapter: Path) -> str:
     return (f"*This notebook is generated from `chapters/{chapter.name}` of the book; run it "
-            "from the top. Some of the book's markup (figures with captions, cross-references, "
-            "citations, glossary terms) shows here as plain text: the book renders it.*")
+            "from the top. Figure captions, numbered cross-references and the glossary are in the "
+            "book.*")
 
 
 def make_notebook(chapter: Path) -> nbformat.NotebookNode:
@@ -68,7 +144,7 @@ def make_notebook(chapter: Path) -> nbformat.NotebookNode:
                    "language_info": {"name": "python"}}
     for i, cell in enumerate(cells):
         new = (nbformat.v4.new_code_cell(cell.source) if cell.cell_type == "code"
-               else nbformat.v4.new_markdown_cell(cell.source))
+               else nbformat.v4.new_markdown_cell(plain_markdown(cell.source, chapter)))
         tags = cell.metadata.get("tags")
         if tags:
             new.metadata["tags"] = list(tags)

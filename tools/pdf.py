@@ -30,7 +30,6 @@ import http.server
 import io
 import os
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,14 +59,18 @@ SETTLE = """async (timeout) => {
     new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); })));
   const raw = [...document.querySelectorAll('span.math, div.math')]
     .filter(el => !el.querySelector('mjx-container, .katex, svg')).length;
-  // Anything in the article wider than the paper (laid out at the printable width).
+  // Anything in the article wider than the paper (laid out at the printable width): boxes
+  // whose content overflows them or the page; formulas reaching past the page's edge.
   const right = document.documentElement.clientWidth + 1;
-  const wide = [...document.querySelectorAll('main pre, main div.highlight, main .cell_output, ' +
-                 'main table, main mjx-container, main img, main figure, main div.math')]
+  const label = el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.') + ': ' +
+                      el.textContent.trim().slice(0, 60);
+  const boxes = [...document.querySelectorAll('main pre, main div.highlight, main .cell_output, ' +
+                                              'main table, main img, main figure')]
     .filter(el => el.getClientRects().length &&
-                  (el.getBoundingClientRect().right > right || el.scrollWidth > el.clientWidth + 1))
-    .map(el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.') + ': ' +
-               el.textContent.trim().slice(0, 60));
+                  (el.getBoundingClientRect().right > right || el.scrollWidth > el.clientWidth + 1));
+  const formulas = [...document.querySelectorAll('main mjx-container > mjx-math, main div.math')]
+    .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > right);
+  const wide = boxes.concat(formulas).map(label);
   return {raw, wide};
 }"""
 
@@ -199,8 +202,7 @@ def print_pages(docs: list[Doc], base: str, chromium: str, log=print, require_ma
             found = page.evaluate(HEADINGS)
             doc.headings = [tuple(h) for h in found["headings"]]
             doc.anchors = found["anchors"]
-            doc.pdf = page.pdf(format=PAGE_FORMAT, margin=MARGIN, print_background=True, outline=True,
-                               tagged=True)
+            doc.pdf = page.pdf(format=PAGE_FORMAT, margin=MARGIN, print_background=True, outline=True)
             log(f"  {doc.href}: {time.perf_counter() - t0:.1f} s")
         browser.close()
     if problems:
