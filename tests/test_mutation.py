@@ -597,18 +597,32 @@ def run_notebook(path: Path, log=None, *, timeout: float | None = None,
     kernel = Kernel(path.parent)
     done = 0                                  # cells [0, done) have run in the kernel
 
-    def replay(upto: int, quiet: tuple[int, ...] = ()) -> None:
+    def replay(upto: int, quiet: tuple[int, ...] = ()) -> dict[int, tuple[str, str, str]]:
+        """Run the unmutated cells up to ``upto``; failures are problems, except in ``quiet``
+        cells, whose results are returned."""
         nonlocal done
+        results = {}
         for index in range(done, upto):
             cell = cells[index]
             if cell["cell_type"] != "code" or not cell["source"].strip():
                 continue
             status, ename, evalue = kernel.run(cell["source"], timeout=300)
+            results[index] = (status, ename, evalue)
             tags = cell.get("metadata", {}).get("tags", [])
             if status != "ok" and "raises-exception" not in tags and index not in quiet:
                 problems.append(f"cell {index} of the unmutated notebook: {status} {ename}: "
                                 f"{evalue[:200]}")
         done = max(done, upto)
+        return results
+
+    def passes(index: int) -> tuple[bool, tuple[str, str, str]]:
+        """Run check cell ``index`` on the model answer; a second try if the first fails
+        (a timing check may fail once on a loaded machine)."""
+        for _ in range(2):
+            result = kernel.run(cells[index]["source"], 300)
+            if result[0] == "ok":
+                return True, result
+        return False, result
 
     def restart(upto: int) -> None:
         nonlocal kernel, done
@@ -622,13 +636,15 @@ def run_notebook(path: Path, log=None, *, timeout: float | None = None,
             replay(region.cell)
             # The unmutated region must pass, and gives the time limit of its mutants.
             t0 = time.perf_counter()
-            replay(max(region.checks) + 1, quiet=tuple(region.checks))
+            first = replay(max(region.checks) + 1, quiet=tuple(region.checks))
             baseline = time.perf_counter() - t0
             failed = []
-            for index in region.checks:        # twice: a timing check may fail once under load
-                runs = [kernel.run(cells[index]["source"], 300) for _ in range(2)]
-                if all(run[0] != "ok" for run in runs):
-                    failed.append(f"check cell {index} ({runs[-1][1]}: {runs[-1][2][:300]})")
+            for index in region.checks:
+                if first.get(index, ("ok",))[0] == "ok":
+                    continue
+                ok, (status, ename, evalue) = passes(index)
+                if not ok:
+                    failed.append(f"check cell {index} ({ename}: {evalue[:300]})")
             if failed:
                 problems.append(f"{region.label}: the model answer fails {'; '.join(failed)}")
                 continue
@@ -659,10 +675,10 @@ def run_notebook(path: Path, log=None, *, timeout: float | None = None,
             # The model answer, put back, must pass again: no mutant may leave state behind
             # that decides later outcomes.
             for index in region.checks:
-                runs = [kernel.run(cells[index]["source"], 300) for _ in range(2)]
-                if all(run[0] != "ok" for run in runs):
+                ok, (status, ename, evalue) = passes(index)
+                if not ok:
                     problems.append(f"{region.label}: after its mutants the model answer fails "
-                                    f"check cell {index} ({runs[-1][1]}); a mutant left state behind")
+                                    f"check cell {index} ({ename}); a mutant left state behind")
     finally:
         kernel.shutdown()
         Kernel.close_event_loop()
