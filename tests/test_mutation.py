@@ -563,6 +563,7 @@ class NotebookResult:
     seconds: float
     problems: list[str]     # harness problems: unmutated code failing its check, replay errors
     stale: list[tuple]      # entries of the equivalents file that match no mutant of this notebook
+    empty: list[str] = dataclasses.field(default_factory=list)   # graded regions without mutants
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -684,7 +685,8 @@ def run_notebook(path: Path, log=None, *, timeout: float | None = None,
         Kernel.close_event_loop()
     made = {m.key for region in regions for m in generate_mutants(region)}   # before sampling
     stale = [key for key in equivalents if key[0] == path.stem and key not in made]
-    return NotebookResult(path.stem, outcomes, time.perf_counter() - started, problems, stale)
+    empty = [r.label for r in regions if not generate_mutants(r)]
+    return NotebookResult(path.stem, outcomes, time.perf_counter() - started, problems, stale, empty)
 
 
 def _estimated_cost(path: Path) -> int:
@@ -724,6 +726,9 @@ def report(results: list[NotebookResult], seconds: float | None = None) -> str:
     if kinds:
         lines.append("killed by: " + ", ".join(f"{kind} {n}" for kind, n in
                                                 sorted(kinds.items(), key=lambda kv: -kv[1])))
+    empty = [label for r in results for label in r.empty]
+    if empty:
+        lines.append("graded regions with nothing to mutate: " + "; ".join(empty))
     survivors = [o for r in results for o in r.outcomes if o.status == "survived"]
     if survivors:
         lines.append("")
