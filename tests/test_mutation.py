@@ -15,8 +15,16 @@ unable to change any answer the exercise allows.
 Run it
 ------
 ``pytest -p no:nbval tests/test_mutation.py`` (all notebooks, two at a time),
-``... -k 03`` (one notebook), or as a script that prints the table without
-failing: ``python tests/test_mutation.py [03 05 ...] [--list]``.
+``... -k 03`` (one notebook), ``-m "not mutation"`` (skip it), or as a script
+that prints the table without failing: ``python tests/test_mutation.py [03 05
+...] [--list] [-v]`` (``--list`` shows the mutants without running them).
+
+Design: the notebook's cells run once, in order, up to each region; then per
+mutant the mutated solution cell and the region's check cells run, and the
+model answer is put back. A mutant that runs past its time limit is
+interrupted, or the kernel is restarted and the notebook replayed. Mutants are
+deterministic; only regions listed in REGION_CAPS are sampled (seeded, every
+operator kind kept).
 """
 
 from __future__ import annotations
@@ -234,7 +242,7 @@ def _precedence(node: ast.AST) -> int:
     return len(_PREC)  # atoms
 
 
-class _Parents(ast.NodeVisitor):
+class _Parents:
     def __init__(self, tree):
         self.parent: dict[ast.AST, ast.AST] = {}
         self.function: dict[ast.AST, str] = {}
@@ -264,10 +272,6 @@ def _number_node(value) -> ast.AST:
     if value < 0 or (value == 0 and str(value).startswith("-")):
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))
     return ast.Constant(value)
-
-
-def _format_number(value) -> str:
-    return repr(value)
 
 
 def _callee_name(call: ast.Call) -> str | None:
@@ -396,7 +400,7 @@ def generate_mutants(region: Region) -> list[Mutant]:
                 if new in done:
                     continue
                 done.add(new)
-                add("constant", f"{_format_number(value)} -> {_format_number(new)}", node,
+                add("constant", f"{value!r} -> {new!r}", node,
                     _number_node(new))
         if isinstance(node, ast.Constant) and type(node.value) is bool:
             add("boolean", f"{node.value} -> {not node.value}", node, ast.Constant(not node.value))
