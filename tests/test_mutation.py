@@ -501,10 +501,14 @@ class Kernel:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", PYDEVD_DISABLE_FILE_VALIDATION="1",
                    MPLBACKEND="Agg")
-        # IPC sockets in a private directory: no open TCP port, no warning about one.
+        # IPC sockets in a private directory: no open TCP port, no warning about one
+        # (Windows has no IPC transport: TCP there).
         self._sockets = tempfile.TemporaryDirectory(prefix="mutation-kernel-")
-        self.km = KernelManager(kernel_name="python3", transport="ipc",
-                                ip=os.path.join(self._sockets.name, "kernel"))
+        if os.name == "posix":
+            self.km = KernelManager(kernel_name="python3", transport="ipc",
+                                    ip=os.path.join(self._sockets.name, "kernel"))
+        else:
+            self.km = KernelManager(kernel_name="python3")
         self.km.start_kernel(cwd=str(cwd), env=env)
         self.kc = self.km.client()
         self.kc.start_channels()
