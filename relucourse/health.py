@@ -215,6 +215,18 @@ class HealthReport:
                 " " + _g(v) for v in (p.weight_norm, p.grad_norm, p.ratio)))
         return "\n".join(line.rstrip() for line in lines)
 
+    def summary(self, width: int = 74) -> str:
+        """One line per kind of finding, naming the layers: ``dead units: 9, 11``."""
+        if not self.findings:
+            return "no findings"
+        layers: dict[str, list[str]] = {}
+        for f in self.findings:
+            names = layers.setdefault(f.kind, [])
+            if f.layer not in names:
+                names.append(f.layer)
+        return "\n".join(textwrap.fill(f"{kind}: {', '.join(names)}", width, subsequent_indent="  ")
+                         for kind, names in layers.items())
+
     def explain(self, width: int = 74) -> str:
         """The findings in plain language, wrapped to ``width`` characters."""
         if not self.findings:
@@ -408,7 +420,7 @@ class _Recorder:
 def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, *,
                   tolerance: float = 0.02, dead_threshold: float = 0.2,
                   saturation_threshold: float = 0.2, gradient_ratio: float = 100.0,
-                  activation_growth: float = 100.0, update_ratio: float = 1.0,
+                  activation_growth: float = 100.0, update_ratio: float = 10.0,
                   input_offset: float = 1.0, input_scale: float = 4.0,
                   train_mode: bool = True, sample_size: int = 4000) -> HealthReport:
     """Run one forward and backward pass of ``model`` on the batch ``X`` and report on every layer.
@@ -430,7 +442,7 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
       than the last one's;
     * ``update_ratio``: a layer's gradient norm exceeds this multiple of its
       weight norm (exploding gradient: one step at learning rate 0.1 would
-      change the weights by more than 10%);
+      change the weights by more than their own size);
     * ``activation_growth``: the activations' standard deviation grows more
       than this many times from the first activation layer to the last one;
     * ``input_offset`` and ``input_scale``: the inputs' mean is further than
