@@ -144,7 +144,7 @@ def check_diagnosis(cause, repaired_settings) -> None:
     """``cause()`` names the finding behind BROKEN; ``repaired_settings()`` changes settings to fix it."""
     from ..health import health_report
 
-    with Check("Exercise 6.1 (diagnose and repair the broken script)") as c:
+    with Check("Exercise 6.1 (diagnose and repair)") as c:
         X, y, _, _ = _data(True)
         found = health_report(build(BROKEN, 0), X, y).kinds()
         named = c.call(cause, call="cause()")
@@ -221,7 +221,7 @@ def check_growth(growth_per_layer) -> None:
     def expected(std, fan_in):
         return math.sqrt(fan_in * std ** 2 / 2)
 
-    with Check("Exercise 6.3 (predict how fast the activations grow)") as c:
+    with Check("Exercise 6.3 (growth per layer)") as c:
         for std, fan_in in ((1.0, 64), (0.5, 64), (math.sqrt(2 / 64), 64), (0.1, 256), (2.0, 3),
                             (0.05, 1000)):
             inputs = {"std": std, "fan_in": fan_in}
@@ -252,7 +252,7 @@ def check_claim(first_over_last, verdict) -> None:
         first, last = torch.autograd.grad(loss, [weights[0], weights[-1]])
         return float(first.norm() / last.norm())
 
-    with Check("Exercise 6.5 (reproduce a claim: ReLU solves the vanishing gradient problem)") as c:
+    with Check("Exercise 6.5 (the vanishing-gradient claim)") as c:
         for activation, init in (("relu", "default"), ("relu", "he"), ("sigmoid", "xavier"),
                                  ("tanh", "xavier")):
             inputs = {"activation": activation, "init": init}
