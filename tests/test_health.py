@@ -414,3 +414,17 @@ def test_benchmark_chapter_models(capsys):
         assert seconds > 0
     with capsys.disabled():
         print("\n".join(lines))
+
+
+def test_summary_names_each_kind_once_with_its_layers():
+    raw = digits(standardize=False)
+    model = healthy()
+    with torch.no_grad():
+        model[2].bias[:40] = -1e3
+    report = health_report(model, raw.X_train, raw.y_train, update_ratio=1e9)
+    lines = report.summary().splitlines()
+    assert lines[0] == "inputs not standardised: input"        # two findings, one layer named once
+    assert "dead units: 3" in lines
+    assert health_report(healthy(), X, Y).summary() == "no findings"
+    with pytest.raises(KeyError, match="no layer named 'nope'"):
+        report["nope"]
