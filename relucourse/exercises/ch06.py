@@ -1,0 +1,325 @@
+"""Checkers for the exercises of chapter 6 (troubleshooting a network end to end).
+
+Each ``check_*`` function takes the student's answer, runs it on inputs it
+chooses (fixed seeds, so feedback is reproducible), and either prints one line
+starting with ✅ or raises :class:`relucourse.checking.CheckFailed` with the
+failing input, the expected and the returned value.
+
+The helpers :func:`build` and :func:`run` are the exercises' "training
+script": they build and train the network that a settings dict describes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..checking import Check, Text, describe
+
+__all__ = ["BROKEN", "CAUSES", "build", "run", "check_diagnosis", "check_saturated_fraction",
+           "check_growth", "check_claim", "check_deep_model"]
+
+#: The broken script of exercise 6.1: three hidden layers of 64 units, plain SGD,
+#: batches of 64, 10 epochs. Its test accuracy stays far below what the data allow.
+BROKEN: dict[str, Any] = dict(activation="tanh", init="normal", lr=0.1, standardize=True)
+
+#: The kinds of finding of :func:`relucourse.health.health_report`.
+CAUSES = ("dead units", "saturation", "vanishing gradient", "exploding gradient",
+          "exploding activations", "inputs not standardised")
+
+_CHOICES = {"activation": ("relu", "tanh", "sigmoid", "leaky_relu", "gelu"),
+            "init": ("default", "he", "xavier", "normal"), "standardize": (True, False)}
+
+
+def _activation(name: str):
+    from torch import nn
+
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
+            "gelu": nn.GELU}[name]
+
+
+def build(settings: dict, seed: int = 0):
+    """The network of a settings dict: 64 -> 64 -> 64 -> 64 -> 10, seeded.
+
+    ``init`` is ``"default"`` (PyTorch's), ``"he"``, ``"xavier"`` or
+    ``"normal"`` (every weight drawn from N(0, 1), as ``nn.init.normal_`` does).
+    """
+    from torch import nn
+
+    from ..training import mlp
+
+    full = {**BROKEN, **settings}
+    init = full["init"]
+    model = mlp([64, 64, 64, 64, 10], _activation(full["activation"]), seed=seed,
+                init="default" if init == "normal" else init)
+    if init == "normal":
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                nn.init.normal_(layer.weight)
+    return model
+
+
+_DATA: dict[bool, Any] = {}
+
+
+def _data(standardize: bool):
+    import torch
+
+    from ..data import digits
+
+    if standardize not in _DATA:
+        d = digits(seed=0, standardize=standardize)
+        _DATA[standardize] = tuple(torch.as_tensor(a) for a in (d.X_train, d.y_train, d.X_test, d.y_test))
+    return _DATA[standardize]
+
+
+def _fit(model, *, lr: float, standardize: bool = True, epochs: int = 10, seed: int = 0) -> list[float]:
+    """Plain SGD with batches of 64 on the digits; the test accuracy after every epoch (one thread)."""
+    import torch
+    from torch import nn
+
+    X, y, X_test, y_test = _data(standardize)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        shuffle = torch.Generator().manual_seed(seed)
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        loss_fn = nn.CrossEntropyLoss()
+        accs = []
+        for _ in range(epochs):
+            model.train()
+            for idx in torch.randperm(len(X), generator=shuffle).split(64):
+                opt.zero_grad()
+                loss_fn(model(X[idx]), y[idx]).backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                accs.append(float((model(X_test).argmax(1) == y_test).float().mean()))
+        return accs
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(settings: dict, seed: int = 0):
+    """Build and train the network of ``settings`` (as exercise 6.1's script does): (model, test accuracies)."""
+    full = {**BROKEN, **settings}
+    model = build(full, seed)
+    return model, _fit(model, lr=full["lr"], standardize=full["standardize"], seed=seed)
+
+
+# -- Exercise 6.1 -------------------------------------------------------------------
+def _normalise_cause(text: str) -> str:
+    t = " ".join(str(text).lower().replace("-", " ").replace("_", " ").split()).strip(" .")
+    return t.replace("standardized", "standardised").replace("standardize", "standardise")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _validate(c: Check, settings) -> dict:
+    inputs = {"function": Text("repaired_settings()")}
+    c.require(isinstance(settings, dict), f"repaired_settings() should return a dict, not "
+              f"{type(settings).__name__}.", inputs=inputs, expected=Text("a dict such as {'lr': 0.05}"),
+              returned=settings)
+    for key, value in settings.items():
+        c.require(key in BROKEN, f"{key!r} is not a setting of the script.", inputs=inputs,
+                  expected=Text(f"keys among {sorted(BROKEN)}"), returned=settings,
+                  hint="The layer sizes, epochs and batch size stay as they are.")
+        if key in _CHOICES:
+            c.require(any(value == v and type(value) is type(v) for v in _CHOICES[key]),
+                      f"{key}={value!r} is not one of {_CHOICES[key]}.", inputs=inputs,
+                      expected=Text(f"one of {_CHOICES[key]}"), returned=settings)
+        else:
+            c.require(_is_real(value) and math.isfinite(value) and 0 < value <= 10,
+                      "lr must be a number between 0 and 10.", inputs=inputs,
+                      expected=Text("a learning rate such as 0.05"), returned=settings)
+    return {k: (float(v) if k == "lr" else v) for k, v in settings.items()}
+
+
+def check_diagnosis(cause, repaired_settings) -> None:
+    """``cause()`` names the finding behind BROKEN; ``repaired_settings()`` changes settings to fix it."""
+    from ..health import health_report
+
+    with Check("Exercise 6.1 (diagnose and repair)") as c:
+        X, y, _, _ = _data(True)
+        found = health_report(build(BROKEN, 0), X, y).kinds()
+        named = c.call(cause, call="cause()")
+        c.require(isinstance(named, str), "cause() should return the name of a finding, as a string.",
+                  inputs={"choices": CAUSES}, expected=Text("one of the choices"), returned=named)
+        named = _normalise_cause(named)
+        c.require(named in CAUSES, f"{named!r} is not one of the report's kinds of finding.",
+                  inputs={"choices": CAUSES}, expected=Text("one of the choices"), returned=named,
+                  hint="Copy the kind from the report's findings: health_report(model, X, y).summary().")
+        c.require(named in found, f"the report on the broken network does not find {named!r}.",
+                  inputs={"network": Text("build(BROKEN, seed=0)")},
+                  expected=Text("the kind of finding the report gives"), returned=named,
+                  hint="Run health_report on the broken network before training and read its findings.")
+        settings = _validate(c, c.call(repaired_settings, call="repaired_settings()"))
+        full = {**BROKEN, **settings}
+        c.require(full != BROKEN, "the settings are the broken ones: nothing was changed.",
+                  inputs={"BROKEN": BROKEN}, expected=Text("at least one change"), returned=settings)
+        Xs, ys, _, _ = _data(full["standardize"])
+        report = health_report(build(full, 0), Xs, ys)
+        c.require(report.findings == [], "the repaired network still has findings at initialisation.",
+                  inputs={"settings": settings}, expected=Text("no findings"),
+                  returned=Text(report.summary()),
+                  hint="Fix the cause the report names, not the symptom: what sets the scale of "
+                       "the pre-activations?")
+        accs = [run(full, seed)[1][-1] for seed in (0, 1)]
+        c.require(all(a >= 0.9 for a in accs),
+                  "the repaired script does not train well: it needs test accuracy >= 90% on seeds 0 and 1.",
+                  inputs={"settings": settings}, expected=Text("test accuracy >= 90% on both seeds"),
+                  returned=Text(", ".join(f"seed {s}: {a:.1%}" for s, a in enumerate(accs))),
+                  hint="With the cause fixed, the learning rate of the script is fine.")
+
+
+# -- Exercise 6.2 -------------------------------------------------------------------
+def _saturation_cases():
+    import torch
+
+    gen = torch.Generator().manual_seed(6)
+    z = 3 * torch.randn(200, 16, generator=gen)
+    yield "sigmoid outputs, bounds (0, 1), tolerance 0.02", torch.sigmoid(z), 0.0, 1.0, 0.02
+    yield "tanh outputs (float64), bounds (-1, 1), tolerance 0.05", torch.tanh(z.double()), -1.0, 1.0, 0.05
+    yield ("Hardtanh outputs, many exactly at the bounds", torch.clamp(z[:50], -1.0, 1.0), -1.0, 1.0, 0.01)
+    exact = torch.tensor([[0.0, 0.25, 0.5], [0.75, 1.0, 0.3]])
+    yield "values exactly at the margin, bounds (0, 1), tolerance 0.25", exact, 0.0, 1.0, 0.25
+    yield ("Hardtanh(-2, 2) outputs of shape (8, 4, 5)",
+           torch.clamp(z[:160].reshape(8, 4, 5 * 16)[..., :5] / 2, -2.0, 2.0), -2.0, 2.0, 0.02)
+    yield "a NumPy array of ReLU6 outputs, bounds (0, 6)", np.clip(z.numpy() * 2, 0, 6), 0.0, 6.0, 0.02
+
+
+def check_saturated_fraction(saturated_fraction) -> None:
+    """``saturated_fraction(output, lower, upper, tolerance)``: share of outputs within the margin of a bound."""
+
+    def expected(out, lower, upper, tolerance):
+        values = np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out, dtype=np.float64)
+        margin = tolerance * (upper - lower)
+        return float(np.mean((values <= lower + margin) | (values >= upper - margin)))
+
+    with Check("Exercise 6.2 (the saturated fraction)") as c:
+        for label, out, lower, upper, tol in _saturation_cases():
+            inputs = {"output": Text(label), "lower": lower, "upper": upper, "tolerance": tol}
+            got = c.call(saturated_fraction, out.clone() if hasattr(out, "clone") else out.copy(),
+                         lower, upper, tol, call="saturated_fraction(output, lower, upper, tolerance)",
+                         inputs=inputs)
+            value = c.number(got, what="saturated_fraction(...)", inputs=inputs)
+            want = expected(out, lower, upper, tol)
+            c.close(value, want, inputs=inputs, rtol=0, atol=1e-9, what="the saturated fraction",
+                    hint="The margin is tolerance x (upper - lower), on both sides, and an output "
+                         "exactly at the margin counts; return a share between 0 and 1 of all entries.")
+
+
+# -- Exercise 6.3 -------------------------------------------------------------------
+def check_growth(growth_per_layer) -> None:
+    """``growth_per_layer(std, fan_in)``: factor by which a ReLU layer multiplies the pre-activations' RMS."""
+
+    def expected(std, fan_in):
+        return math.sqrt(fan_in * std ** 2 / 2)
+
+    with Check("Exercise 6.3 (growth per layer)") as c:
+        for std, fan_in in ((1.0, 64), (0.5, 64), (math.sqrt(2 / 64), 64), (0.1, 256), (2.0, 3),
+                            (0.05, 1000)):
+            inputs = {"std": std, "fan_in": fan_in}
+            got = c.number(c.call(growth_per_layer, std, fan_in,
+                                  call=f"growth_per_layer({std:.4g}, {fan_in})", inputs=inputs),
+                           what="growth_per_layer(...)", inputs=inputs)
+            c.close(got, expected(std, fan_in), inputs=inputs, rtol=1e-6,
+                    what="the growth factor of the root mean square",
+                    hint="Each pre-activation sums fan_in products w * x; a ReLU keeps half of the "
+                         "second moment of its input. Then take the square root: the question is "
+                         "about the root mean square, not the second moment.")
+
+
+# -- Exercise 6.5 -------------------------------------------------------------------
+def check_claim(first_over_last, verdict) -> None:
+    """``first_over_last(activation, init)`` measures the claim; ``verdict()`` judges it."""
+
+    def reference(activation, init):
+        import torch
+        from torch import nn
+
+        from ..training import mlp
+
+        X, y, _, _ = _data(True)
+        model = mlp([64] + [64] * 20 + [10], _activation(activation), seed=0, init=init)
+        loss = nn.functional.cross_entropy(model(X[:256]), y[:256])
+        weights = [m.weight for m in model if isinstance(m, nn.Linear)]
+        first, last = torch.autograd.grad(loss, [weights[0], weights[-1]])
+        return float(first.norm() / last.norm())
+
+    with Check("Exercise 6.5 (the vanishing-gradient claim)") as c:
+        for activation, init in (("relu", "default"), ("relu", "he"), ("sigmoid", "xavier"),
+                                 ("tanh", "xavier")):
+            inputs = {"activation": activation, "init": init}
+            got = c.number(c.call(first_over_last, activation, init,
+                                  call=f"first_over_last({activation!r}, {init!r})", inputs=inputs),
+                           what="first_over_last(...)", inputs=inputs)
+            c.close(got, reference(activation, init), inputs=inputs, rtol=1e-3, atol=0,
+                    what="the ratio of the first layer's weight-gradient norm to the last layer's",
+                    hint="First (next to the input) over last (the output layer), weights only, "
+                         "loss on the first 256 training images.")
+        said = c.call(verdict, call="verdict()")
+        c.require(isinstance(said, str), "verdict() should return a string.",
+                  inputs={"choices": ("true", "false", "half true", "depends")},
+                  expected=Text("one of the choices"), returned=said)
+        normal = " ".join(said.lower().replace("-", " ").split()).strip(" .")
+        c.require(normal in ("true", "false", "half true", "depends"),
+                  f"{said!r} is not one of the verdicts.",
+                  inputs={"choices": ("true", "false", "half true", "depends")},
+                  expected=Text("one of the choices"), returned=said)
+        c.require(normal == "half true", "that verdict does not match what your measurements show.",
+                  inputs={"measured": Text("first/last ratios for ReLU with default and He init")},
+                  expected=Text("the verdict the numbers support"), returned=said,
+                  hint="Compare ReLU with PyTorch's default initialisation and with He's: does ReLU "
+                       "by itself keep the gradient alive?")
+
+
+# -- Exercise 6.6 -------------------------------------------------------------------
+def check_deep_model(deep_model) -> None:
+    """``deep_model(seed)``: at least 8 activation layers, no findings at initialisation, trains to 90%."""
+    import torch
+    from torch import nn
+
+    from ..diagnostics import DiagnosticError
+    from ..health import health_report
+
+    with Check("Exercise 6.6 (a deep network that trains)") as c:
+        X, y, _, _ = _data(True)
+        model = c.call(deep_model, 0, call="deep_model(0)")
+        c.require(isinstance(model, nn.Module), f"deep_model(0) should return an nn.Module, not "
+                  f"{describe(model)}.", expected=Text("an nn.Module"), returned=model)
+        with torch.no_grad():
+            out = c.call(model, X[:5], call="model(X[:5])", inputs={"X[:5]": Text("5 digits, shape (5, 64)")})
+        c.require(torch.is_tensor(out) and tuple(out.shape) == (5, 10),
+                  "the model should map inputs of shape (N, 64) to class scores of shape (N, 10).",
+                  inputs={"X[:5]": Text("shape (5, 64)")}, expected=Text("a tensor of shape (5, 10)"),
+                  returned=Text(describe(out) if not torch.is_tensor(out) else f"shape {tuple(out.shape)}"))
+        try:
+            report = health_report(model, X, y)
+        except DiagnosticError as err:
+            c.fail(f"the health report cannot run on the model: {err}", inputs={"model": Text("deep_model(0)")})
+        depth = len(report.activations)
+        c.require(depth >= 8, f"the model has {depth} activation layers; the exercise asks for at least 8.",
+                  inputs={"model": Text("deep_model(0)")}, expected=Text(">= 8 activation layers"),
+                  returned=depth, hint="Activations must be modules (nn.ReLU()), not F.relu calls.")
+        c.require(report.findings == [], "the health report finds problems at initialisation.",
+                  inputs={"model": Text("deep_model(0)")}, expected=Text("no findings"),
+                  returned=Text(report.summary()),
+                  hint="Match the initialisation to the activation (chapter 3).")
+        best = []
+        for seed in (0, 1):
+            net = c.call(deep_model, seed, call=f"deep_model({seed})")
+            best.append(max(_fit(net, lr=0.1, epochs=15, seed=seed)))
+        c.require(all(b >= 0.9 for b in best),
+                  "the model does not learn well enough: its best test accuracy within 15 epochs "
+                  "(SGD, learning rate 0.1) must reach 90% on seeds 0 and 1.",
+                  inputs={"training": Text("15 epochs, SGD, lr 0.1, batches of 64")},
+                  expected=Text("best test accuracy >= 90% on both seeds"),
+                  returned=Text(", ".join(f"seed {s}: {b:.1%}" for s, b in enumerate(best))),
+                  hint="A network that the report calls healthy can still be hard to train when it "
+                       "is deep: residual connections help (chapter 6, case 1).")
