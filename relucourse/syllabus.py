@@ -116,6 +116,103 @@ def chapter_table(folder: str | Path = "chapters"):
     return _markdown(table_markdown(chapters(folder)))
 
 
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a solutions notebook, as an instructor assigns it."""
+
+    number: str          # "1.2"
+    title: str
+    stars: int           # difficulty, 1 to 3
+    automatic: float     # points from check cells (nbgrader autograder tests)
+    by_hand: float       # points from written answers (graded by hand)
+
+    @property
+    def grading(self) -> str:
+        """How the exercise is graded, in words."""
+        parts = []
+        if self.automatic:
+            parts.append(f"automatic checks, {self.automatic:g} point{'s' * (self.automatic != 1)}")
+        if self.by_hand:
+            parts.append(f"written answer graded by hand, {self.by_hand:g} point{'s' * (self.by_hand != 1)}")
+        return "; ".join(parts) or "not graded"
+
+
+_EXERCISE = re.compile(r"^## Exercise (?P<number>\d+\.\d+)\s+(?P<stars>★+)\s+(?P<title>.+)$", re.MULTILINE)
+
+
+def exercises(path: str | Path) -> list[Exercise]:
+    """The exercises of a solutions notebook with their nbgrader points.
+
+    An exercise starts at a Markdown heading ``## Exercise N.K ★★ Title``; the
+    points of the graded cells that follow it (nbgrader metadata, as set by
+    :mod:`relucourse.authoring`) are added up until the next exercise.
+    """
+    import nbformat
+
+    nb = nbformat.read(Path(path), as_version=4)
+    found: list[dict] = []
+    for cell in nb.cells:
+        heading = _EXERCISE.search(cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            found.append({"number": heading["number"], "title": heading["title"].strip(),
+                          "stars": len(heading["stars"]), "automatic": 0.0, "by_hand": 0.0})
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if found and meta.get("grade"):
+            kind = "automatic" if cell.cell_type == "code" else "by_hand"
+            found[-1][kind] += float(meta.get("points", 0))
+    return [Exercise(**e) for e in found]
+
+
+def assignments_markdown(solutions: str | Path = "solutions", chapters_folder: str | Path = "chapters") -> str:
+    """A MyST list-table of the suggested assignments: one per solutions notebook.
+
+    Per chapter: the nbgrader assignment id (``exNN``), every exercise with its
+    difficulty and how it is graded, the chapter's exercise time from its
+    front matter, and the points.
+    """
+    by_stem = {ch.stem: ch for ch in chapters(chapters_folder)}
+    rows = [":::{list-table}", ":header-rows: 1", ":widths: 18 62 20", "",
+            "* - Assignment", "  - Exercises (difficulty; how graded)", "  - Effort and points"]
+    for path in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb")):
+        found = exercises(path)
+        chapter = by_stem.get(path.stem)
+        name = f"{chapter.number}. {chapter.title}" if chapter else path.stem
+        rows.append(f"* - `ex{path.name[:2]}`: {name}")
+        if found:
+            rows.append(f"  - - {found[0].number} {'★' * found[0].stars} {found[0].title} ({found[0].grading})")
+            rows += [f"    - {e.number} {'★' * e.stars} {e.title} ({e.grading})" for e in found[1:]]
+        else:
+            rows.append("  - (no exercises found)")
+        auto = sum(e.automatic for e in found)
+        hand = sum(e.by_hand for e in found)
+        effort = f"about {chapter.exercise_minutes} min; " if chapter else ""
+        rows.append(f"  - {effort}{auto:g} automatic + {hand:g} by hand")
+    rows.append(":::")
+    return "\n".join(rows)
+
+
+def assignment_table(solutions: str | Path = "solutions", chapters_folder: str | Path = "chapters"):
+    """Display the suggested assignments (used in the instructor's guide)."""
+    return _markdown(assignments_markdown(solutions, chapters_folder))
+
+
+def syllabus_table(folder: str | Path = "chapters"):
+    """Display objectives, prerequisites and times of every chapter, without MyST roles in the cells."""
+    chapter_list = chapters(folder)
+    rows = [":::{list-table}", ":header-rows: 1", ":widths: 22 48 30", "",
+            "* - Chapter and time", "  - Objectives", "  - Prerequisites"]
+    for ch in chapter_list:
+        rows.append(f"* - {ch.number}. {ch.title} ({ch.minutes} + {ch.exercise_minutes} min)")
+        rows.append(f"  - - {plain_text(ch.objectives[0], chapter_list)}")
+        rows += [f"    - {plain_text(o, chapter_list)}" for o in ch.objectives[1:]]
+        prereqs = [plain_text(p, chapter_list) for p in ch.prerequisites] or ["none"]
+        rows.append(f"  - - {prereqs[0]}")
+        rows += [f"    - {p}" for p in prereqs[1:]]
+    rows.append(":::")
+    return _markdown("\n".join(rows))
+
+
 _ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<body>[^`]*)`")
 
 

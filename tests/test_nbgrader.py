@@ -341,3 +341,16 @@ def test_a_loop_is_stopped_by_the_timeout(results, stem):
     (student,) = [s for s, p in r["plans"].items() if "loops" in p["broken_kinds"].values()]
     outputs = [o for c in r["graded"][student].cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert any(o.ename in ("KeyboardInterrupt", "CellTimeoutError") for o in outputs)
+
+
+def test_init_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "relucourse.grading", "init", str(tmp_path / "c"),
+                             "--chapters", SOLUTIONS[0].name[:2]], capture_output=True, text=True, env=_env())
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "c" / "source" / f"ex{SOLUTIONS[0].name[:2]}" / SOLUTIONS[0].name).exists()
+    assert "nbgrader generate_assignment" in result.stdout
+    config = (tmp_path / "c" / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert "add_missing_cells = True" in config and 'os.environ["PATH"]' in config
+    bad = subprocess.run([sys.executable, "-m", "relucourse.grading", "init", str(tmp_path / "d"),
+                          "--chapters", "99"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no solutions notebook for chapter(s) 99" in bad.stderr
