@@ -73,9 +73,82 @@ def setup_cell_source() -> str:
 
 
 SETUP_MARKER = "# Set-up: in Colab or Binder"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_RELOAD_COMMENT = "# Graded runs reload the checkers: nothing changed above survives."
+_IMPORT_LINE = re.compile(r"^from relucourse\.exercises\.\w+ import .*$\n?", re.MULTILINE)
+_HIDDEN_REGION = re.compile(rf"^{HIDDEN_BEGIN}$.*?^{HIDDEN_END}$\n?", re.MULTILINE | re.DOTALL)
+_CALLED_CHECK = re.compile(r"^\s*(check_\w+)\(", re.MULTILINE)
 SOLUTIONS_TITLE, STUDENT_TITLE = "# Solutions ", "# Exercises "
 _CHECK_CALL = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?check_\w+\(", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+def checker_module(name: str, chapter: str) -> str:
+    """The module of ``relucourse.exercises`` that defines the checker ``name``.
+
+    The chapter's own module (``relucourse.exercises.chNN``) is tried first.
+    """
+    import importlib
+    import pkgutil
+
+    import relucourse.exercises as package
+
+    candidates = [f"relucourse.exercises.ch{chapter}"]
+    candidates += [m.name for m in pkgutil.iter_modules(package.__path__, "relucourse.exercises.")
+                   if m.name not in candidates]
+    for module in candidates:
+        try:
+            if callable(getattr(importlib.import_module(module), name, None)):
+                return module
+        except ModuleNotFoundError:
+            continue
+    raise ValueError(f"no module in relucourse.exercises defines {name}()")
+
+
+def plain_check(source: str) -> str:
+    """The check cell as the author wrote it: only the ``check_...(...)`` call(s).
+
+    Undoes :func:`canonical_check`, so that rewriting is idempotent.
+    """
+    source = _HIDDEN_REGION.sub("", source)
+    source = _IMPORT_LINE.sub("", source)
+    return source.strip("\n")
+
+
+def canonical_check(source: str, chapter: str) -> str:
+    """Rewrite a check cell so that neither a student's answer nor a patch can replace the checker.
+
+    ``check_relu(relu)`` becomes::
+
+        ### BEGIN HIDDEN TESTS
+        # Graded runs reload the checkers: nothing changed above survives.
+        import importlib, relucourse.checking, relucourse.exercises.ch02
+        importlib.reload(relucourse.checking)
+        importlib.reload(relucourse.exercises.ch02)
+        ### END HIDDEN TESTS
+        from relucourse.exercises.ch02 import check_relu
+        check_relu(relu)
+
+    The import right before the call undoes an answer cell that defines its
+    own ``check_relu``. The hidden region (which nbgrader removes from the
+    student's notebook and puts back when it autogrades) reloads the checker
+    modules, which undoes an answer that patched them
+    (``relucourse.exercises.ch02.check_relu = ...``).
+    """
+    body = plain_check(source)
+    names = list(dict.fromkeys(_CALLED_CHECK.findall(body)))
+    if not names:
+        raise ValueError(f"a check cell must call a check_... function:\n{source[:300]}")
+    modules: dict[str, list[str]] = {}
+    for name in names:
+        modules.setdefault(checker_module(name, chapter), []).append(name)
+    hidden = [HIDDEN_BEGIN, _RELOAD_COMMENT,
+              "import importlib, relucourse.checking, " + ", ".join(modules),
+              "importlib.reload(relucourse.checking)"]
+    hidden += [f"importlib.reload({module})" for module in modules]
+    hidden.append(HIDDEN_END)
+    imports = [f"from {module} import {', '.join(found)}" for module, found in modules.items()]
+    return "\n".join(hidden + imports + [body])
 
 
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float | None = None) -> dict:
@@ -85,7 +158,7 @@ def _nbgrader(grade_id: str, *, solution: bool, grade: bool, locked: bool, point
     return meta
 
 
-def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def annotate(nb: nbformat.NotebookNode, chapter: str = "") -> nbformat.NotebookNode:
     """Return a copy of a solutions notebook with nbgrader metadata set on every cell.
 
     Raises ``ValueError`` for a notebook that breaks the conventions (no set-up
@@ -116,6 +189,7 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                                                   grade=True, locked=False, points=old.get("points"))
         elif is_check:
             counters["check"] += 1
+            cell.source = canonical_check(cell.source, chapter)
             cell.metadata["nbgrader"] = _nbgrader(f"check-{counters['check']}", solution=False,
                                                   grade=True, locked=True, points=old.get("points"))
     if counters["check"] == 0:
@@ -167,12 +241,14 @@ def solution_paths(root: Path = ROOT) -> list[Path]:
 
 def expected_files(solution_path: Path) -> dict[Path, str]:
     """What the annotated solutions file and its exercise file should contain."""
-    annotated = annotate(nbformat.read(solution_path, as_version=NB_VERSION))
+    annotated = annotate(nbformat.read(solution_path, as_version=NB_VERSION), solution_path.name[:2])
     return {solution_path: dumps(annotated), exercise_path(solution_path): dumps(make_exercise(annotated))}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
+    if argv is not None and not all(isinstance(a, str) for a in argv):
+        raise TypeError("argv must be a list of strings")
     parser = argparse.ArgumentParser(prog="python -m relucourse.authoring", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report files that are out of date")
     parser.add_argument("--execute", nargs="*", metavar="NN",
@@ -184,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.execute is not None:
         for path in paths:
             print(f"executing {path.relative_to(ROOT)} ...", flush=True)
-            nb = annotate(nbformat.read(path, as_version=NB_VERSION))
+            nb = annotate(nbformat.read(path, as_version=NB_VERSION), path.name[:2])
             nbformat.write(nb, path)
             path.write_text(dumps(execute(path)), encoding="utf-8")
     stale = []

@@ -11,13 +11,19 @@ YAML front matter::
 
 The chapter shows it in a box (:func:`chapter_header`), the landing page lists
 all chapters (:func:`chapter_table`), and ``python -m relucourse.syllabus``
-prints a plain-text syllabus for instructors. The values are written once, in
+prints a syllabus for instructors (plain text, ``--format markdown`` or
+``--format csv``). The values are written once, in
 the front matter.
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
+import io
+import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,18 +116,203 @@ def chapter_table(folder: str | Path = "chapters"):
     return _markdown(table_markdown(chapters(folder)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print a plain-text syllabus: ``python -m relucourse.syllabus [chapters-folder]``."""
-    argv = sys.argv[1:] if argv is None else argv
-    folder = argv[0] if argv else "chapters"
-    total = 0
-    for ch in chapters(folder):
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a solutions notebook, as an instructor assigns it."""
+
+    number: str          # "1.2"
+    title: str
+    stars: int           # difficulty, 1 to 3
+    automatic: float     # points from check cells (nbgrader autograder tests)
+    by_hand: float       # points from written answers (graded by hand)
+
+    @property
+    def grading(self) -> str:
+        """How the exercise is graded, in words."""
+        parts = []
+        if self.automatic:
+            parts.append(f"automatic checks, {self.automatic:g} point{'s' * (self.automatic != 1)}")
+        if self.by_hand:
+            parts.append(f"written answer graded by hand, {self.by_hand:g} point{'s' * (self.by_hand != 1)}")
+        return "; ".join(parts) or "not graded"
+
+
+_EXERCISE = re.compile(r"^## Exercise (?P<number>\d+\.\d+)\s+(?P<stars>★+)\s+(?P<title>.+)$", re.MULTILINE)
+
+
+def exercises(path: str | Path) -> list[Exercise]:
+    """The exercises of a solutions notebook with their nbgrader points.
+
+    An exercise starts at a Markdown heading ``## Exercise N.K ★★ Title``; the
+    points of the graded cells that follow it (nbgrader metadata, as set by
+    :mod:`relucourse.authoring`) are added up until the next exercise.
+    """
+    import nbformat
+
+    nb = nbformat.read(Path(path), as_version=4)
+    found: list[dict] = []
+    for cell in nb.cells:
+        heading = _EXERCISE.search(cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            found.append({"number": heading["number"], "title": heading["title"].strip(),
+                          "stars": len(heading["stars"]), "automatic": 0.0, "by_hand": 0.0})
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if found and meta.get("grade"):
+            kind = "automatic" if cell.cell_type == "code" else "by_hand"
+            found[-1][kind] += float(meta.get("points", 0))
+    return [Exercise(**e) for e in found]
+
+
+def assignments_markdown(solutions: str | Path = "solutions", chapters_folder: str | Path = "chapters") -> str:
+    """A MyST list-table of the suggested assignments: one per solutions notebook.
+
+    Per chapter: the nbgrader assignment id (``exNN``), every exercise with its
+    difficulty and how it is graded, the chapter's exercise time from its
+    front matter, and the points.
+    """
+    by_stem = {ch.stem: ch for ch in chapters(chapters_folder)}
+    rows = [":::{list-table}", ":header-rows: 1", ":widths: 18 62 20", "",
+            "* - Assignment", "  - Exercises (difficulty; how graded)", "  - Effort and points"]
+    for path in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb")):
+        found = exercises(path)
+        chapter = by_stem.get(path.stem)
+        name = f"{chapter.number}. {chapter.title}" if chapter else path.stem
+        rows.append(f"* - `ex{path.name[:2]}`: {name}")
+        if found:
+            rows.append(f"  - - {found[0].number} {'★' * found[0].stars} {found[0].title} ({found[0].grading})")
+            rows += [f"    - {e.number} {'★' * e.stars} {e.title} ({e.grading})" for e in found[1:]]
+        else:
+            rows.append("  - (no exercises found)")
+        auto = sum(e.automatic for e in found)
+        hand = sum(e.by_hand for e in found)
+        effort = f"about {chapter.exercise_minutes} min; " if chapter else ""
+        rows.append(f"  - {effort}{auto:g} automatic + {hand:g} by hand")
+    rows.append(":::")
+    return "\n".join(rows)
+
+
+def assignment_table(solutions: str | Path = "solutions", chapters_folder: str | Path = "chapters"):
+    """Display the suggested assignments (used in the instructor's guide)."""
+    return _markdown(assignments_markdown(solutions, chapters_folder))
+
+
+def syllabus_table(folder: str | Path = "chapters"):
+    """Display objectives, prerequisites and times of every chapter, without MyST roles in the cells."""
+    chapter_list = chapters(folder)
+    rows = [":::{list-table}", ":header-rows: 1", ":widths: 22 48 30", "",
+            "* - Chapter and time", "  - Objectives", "  - Prerequisites"]
+    for ch in chapter_list:
+        rows.append(f"* - {ch.number}. {ch.title} ({ch.minutes} + {ch.exercise_minutes} min)")
+        rows.append(f"  - - {plain_text(ch.objectives[0], chapter_list)}")
+        rows += [f"    - {plain_text(o, chapter_list)}" for o in ch.objectives[1:]]
+        prereqs = [plain_text(p, chapter_list) for p in ch.prerequisites] or ["none"]
+        rows.append(f"  - - {prereqs[0]}")
+        rows += [f"    - {p}" for p in prereqs[1:]]
+    rows.append(":::")
+    return _markdown("\n".join(rows))
+
+
+_ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<body>[^`]*)`")
+
+
+def plain_text(text: str, chapter_list: list[Chapter] = ()) -> str:
+    """Replace MyST roles by what a reader sees.
+
+    ``{doc}`02_relu_function``` becomes "chapter 2 (ReLU, the function)" when
+    that chapter is in ``chapter_list`` (its own title otherwise the target),
+    ``{doc}`the text <target>``` becomes "the text", and any other role
+    (``{term}``, ``{cite:t}``, ...) becomes its text.
+
+    >>> plain_text("{term}`ReLU` and {doc}`the basics <01_x>`")
+    'ReLU and the basics'
+    """
+    names = {ch.stem: f"chapter {ch.number} ({ch.title})" for ch in chapter_list}
+
+    def replace(match: re.Match) -> str:
+        body = match.group("body")
+        explicit = re.fullmatch(r"(?P<text>.*?)\s*<(?P<target>[^>]*)>", body, re.DOTALL)
+        if explicit:
+            return explicit.group("text")
+        if match.group("role") == "doc":
+            return names.get(Path(body).name, body)
+        return body
+
+    return _ROLE.sub(replace, text)
+
+
+def syllabus_text(chapter_list: list[Chapter], width: int = 79) -> str:
+    """A plain-text syllabus: per chapter its title, time, objectives and prerequisites."""
+    lines, total = [], 0
+    for ch in chapter_list:
         total += ch.minutes + ch.exercise_minutes
-        print(f"{ch.number}. {ch.title}  ({ch.minutes} + {ch.exercise_minutes} min)")
-        for o in ch.objectives:
-            print(f"   - {o}")
-        print(f"   prerequisites: {'; '.join(ch.prerequisites) or 'none'}")
-    print(f"Total: about {total / 60:.1f} hours")
+        lines.append(f"{ch.number}. {ch.title}")
+        lines.append(f"   Time: about {ch.minutes} min to read and run + {ch.exercise_minutes} min of exercises")
+        lines += [textwrap.fill(plain_text(o, chapter_list), width, initial_indent="   - ",
+                                subsequent_indent="     ") for o in ch.objectives]
+        prereq = "; ".join(plain_text(p, chapter_list) for p in ch.prerequisites) or "none"
+        lines.append(textwrap.fill(f"Prerequisites: {prereq}", width, initial_indent="   ",
+                                   subsequent_indent="     "))
+    lines.append(f"Total: about {total / 60:.1f} hours ({len(chapter_list)} chapters)")
+    return "\n".join(lines)
+
+
+def syllabus_markdown(chapter_list: list[Chapter]) -> str:
+    """The syllabus as a Markdown document (plain Markdown, no MyST roles)."""
+    total = sum(ch.minutes + ch.exercise_minutes for ch in chapter_list)
+    lines = ["# Syllabus", "",
+             f"{len(chapter_list)} chapters, about {total / 60:.1f} hours in all "
+             "(reading and running the chapters, plus the exercises).", ""]
+    for ch in chapter_list:
+        lines += [f"## {ch.number}. {ch.title}", "",
+                  f"*Time:* about {ch.minutes} minutes to read and run, "
+                  f"plus {ch.exercise_minutes} minutes of exercises.", "",
+                  "*Prerequisites:* "
+                  + ("; ".join(plain_text(p, chapter_list) for p in ch.prerequisites) or "none") + ".", "",
+                  "*After this chapter you can:*", ""]
+        lines += [f"- {plain_text(o, chapter_list)}" for o in ch.objectives]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def syllabus_csv(chapter_list: list[Chapter]) -> str:
+    """The syllabus as CSV: one row per chapter; objectives and prerequisites joined by " | "."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["chapter", "title", "minutes", "exercise_minutes", "objectives", "prerequisites"])
+    for ch in chapter_list:
+        writer.writerow([ch.number, ch.title, ch.minutes, ch.exercise_minutes,
+                         " | ".join(plain_text(o, chapter_list) for o in ch.objectives),
+                         " | ".join(plain_text(p, chapter_list) for p in ch.prerequisites)])
+    return buffer.getvalue()
+
+
+FORMATS = {"text": syllabus_text, "markdown": syllabus_markdown, "csv": syllabus_csv}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print a syllabus: ``python -m relucourse.syllabus [chapters-folder] [--format text|markdown|csv]``."""
+    if argv is not None and not all(isinstance(a, str) for a in argv):
+        raise TypeError("argv must be a list of strings")
+    parser = argparse.ArgumentParser(
+        prog="python -m relucourse.syllabus",
+        description="Print the course syllabus (objectives, prerequisites and times of every chapter), "
+                    "read from the chapters' front matter.")
+    parser.add_argument("folder", nargs="?", default="chapters",
+                        help="the folder with the chapter pages NN_topic.md (default: chapters)")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="text",
+                        help="plain text (default), a Markdown document or CSV")
+    args = parser.parse_args(argv)
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        parser.error(f"no such folder: {folder}")
+    try:
+        chapter_list = chapters(folder)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not chapter_list:
+        parser.error(f"no chapter pages (NN_topic.md) in {folder}")
+    sys.stdout.write(FORMATS[args.format](chapter_list).rstrip("\n") + "\n")
     return 0
 
 

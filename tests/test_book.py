@@ -37,7 +37,8 @@ def test_full_edition_builds_without_warnings(builds):
     for folder in ("chapters", "exercises", "solutions"):
         for stem in STEMS:
             assert (FULL / folder / f"{stem}.html").exists(), f"{folder}/{stem}.html missing"
-    for page in ("intro", "front/how_to_use", "back/glossary", "back/bibliography", "back/execution_statistics"):
+    for page in ("intro", "front/how_to_use", "back/glossary", "back/instructors", "back/bibliography",
+                 "back/execution_statistics"):
         assert (FULL / f"{page}.html").exists()
 
 
@@ -78,3 +79,36 @@ def test_every_page_executes_in_under_a_minute(builds):
     for page in pages:
         created, seconds = latest[str(ROOT / page)]
         assert seconds is not None and seconds < 60, f"{page} took {seconds:.0f} s to execute"
+
+
+def _text(page: Path) -> str:
+    html = page.read_text(encoding="utf-8")
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_each_edition_says_where_the_solutions_are(builds):
+    """The student edition never sends readers to a Solutions part it does not have."""
+    for page in ("intro", "front/how_to_use", "back/instructors"):
+        full, student = _text(FULL / f"{page}.html"), _text(STUDENT / f"{page}.html")
+        assert "Solutions part" not in student.replace("the full edition also has a Solutions part", ""), page
+    assert "are in the Solutions part" in _text(FULL / "front" / "how_to_use.html")
+    assert "This edition of the book has no worked solutions" in _text(STUDENT / "front" / "how_to_use.html")
+
+
+def test_instructors_guide_lists_every_chapter_and_assignment(builds):
+    for folder in (FULL, STUDENT):
+        text = _text(folder / "back" / "instructors.html")
+        for stem in STEMS:
+            assert f"ex{stem[:2]}" in text
+        assert "{doc}" not in text and "automatic checks" in text and "by hand" in text
+
+
+def test_paths_in_the_docs_are_real():
+    """Every _build/... path named in the docs is one the tools really write."""
+    real = {"_build", "_build/html", "_build/student/_build/html", "_build/.jupyter_cache",
+            "_build/html/index.html"}
+    docs = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "intro.md", *ROOT.glob("front/*.md"),
+            *ROOT.glob("back/*.md")]
+    for doc in docs:
+        for path in re.findall(r"_build(?:/[\w.]+)*", doc.read_text(encoding="utf-8")):
+            assert path in real, f"{doc.name} names {path}, which no tool writes"

@@ -1,6 +1,9 @@
 """The course package: doctests of every module, and the behaviour chapters rely on."""
 
 import doctest
+import inspect
+import signal
+import sys
 import importlib
 import pkgutil
 
@@ -82,3 +85,79 @@ def test_syllabus_rejects_missing_front_matter(tmp_path):
     p.write_text("# Title\n")
     with pytest.raises(ValueError, match="front matter"):
         syllabus.read_chapter(p)
+
+
+# ---------------------------------------------------------------------------------------------
+# No answers handed out: no name importable from the package passes an exercise's check.
+# ---------------------------------------------------------------------------------------------
+
+def _package_names() -> dict[str, object]:
+    """Every module-level callable and constant defined in a relucourse module, private ones included.
+
+    Constants are also offered wrapped in a function (an answer may be asked for as
+    ``def predicted_ratio(): ...``).
+    """
+    names: dict[str, object] = {}
+    for name in MODULES + ["relucourse"]:
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if attr.startswith("__") or inspect.ismodule(obj):
+                continue
+            if callable(obj):
+                if getattr(obj, "__module__", None) == name:
+                    names[f"{name}.{attr}"] = obj
+            elif not attr.startswith("__"):
+                names[f"{name}.{attr}"] = obj
+                names[f"lambda: {name}.{attr}"] = (lambda value: lambda *args, **kwargs: value)(obj)
+    return names
+
+
+def _checks() -> list[tuple[str, object]]:
+    found = []
+    for name in MODULES:
+        if name.startswith("relucourse.exercises."):
+            module = importlib.import_module(name)
+            found += [(f"{name}.{attr}", obj) for attr, obj in sorted(vars(module).items())
+                      if attr.startswith("check_") and callable(obj) and obj.__module__ == name]
+    return found
+
+
+CHECKS = _checks()
+SECONDS_PER_NAME = 2.0
+
+
+@pytest.mark.parametrize("check", [c for _, c in CHECKS], ids=[n.split(".", 2)[2] for n, _ in CHECKS])
+def test_no_package_name_passes_a_check(check, monkeypatch):
+    """Graded use must not hand out answers: every name of the package, given as the answer, fails."""
+    # Command-line entry points called without arguments read sys.argv: make them print help and exit.
+    monkeypatch.setattr(sys, "argv", ["relucourse", "--help"])
+    import contextlib
+    import io
+    import warnings
+
+    from relucourse.checking import CheckFailed
+
+    n_args = sum(1 for p in inspect.signature(check).parameters.values()
+                 if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD)
+    def too_slow(signum, frame):
+        raise TimeoutError("stopped after the time limit")
+
+    passed = []
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    try:
+        for name, candidate in _package_names().items():
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # A name that runs long with the check's arguments (say, trains for 20,000 epochs)
+                # is stopped: the checker reports the TimeoutError as a failure, which is right.
+                signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_NAME)
+                try:
+                    check(*[candidate] * n_args)
+                except (CheckFailed, TimeoutError):
+                    continue
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            passed.append(name)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert not passed, f"{check.__name__} accepts {', '.join(passed)} from the package as the answer"

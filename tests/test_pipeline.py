@@ -3,7 +3,12 @@
 1. exercises are in sync with solutions (byte-identical on regeneration);
 2. generated exercises contain no outputs and no solution text, and keep every check cell;
 3. executed as a student would, every check cell of every exercise notebook fails on the stubs,
-   with the checker's own message (CheckFailed), not an unrelated error.
+   with the checker's own message (CheckFailed), not an unrelated error;
+4. check cells are rewritten canonically (the checker imported right before the call, and a
+   hidden-tests region that reloads it for nbgrader's graded runs), idempotently, from a plain
+   ``check_x(answer)`` cell;
+5. with only the graded answers filled in (optional cells as students get them), "Run All"
+   passes every check, and leaves no file behind (so restarting and running again works).
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ def test_generated_exercise_is_a_student_notebook(path):
             assert "YOUR ANSWER HERE" in e.source
         elif meta.get("grade"):
             n_checks += 1
-            assert e.source == s.source, "check cells are kept verbatim"
+            assert e.source == authoring._HIDDEN_REGION.sub("", s.source), "check cells are kept (less hidden tests)"
+            assert authoring.HIDDEN_BEGIN in s.source and authoring.HIDDEN_BEGIN not in e.source
             assert e.metadata["nbgrader"]["locked"] is True
     assert n_checks >= 5
 
@@ -113,3 +119,59 @@ def test_nbgrader_itself_generates_the_same_student_notebooks(tmp_path):
         theirs.cells[0].source = theirs.cells[0].source.replace(authoring.SOLUTIONS_TITLE, authoring.STUDENT_TITLE, 1)
         assert [(c.cell_type, c.source, c.metadata) for c in theirs.cells] == \
                [(c.cell_type, c.source, c.metadata) for c in ours.cells], path.name
+
+
+def test_check_cells_are_rewritten_canonically_and_idempotently():
+    plain = "check_relu(relu)"
+    once = authoring.canonical_check(plain, "02")
+    assert once == authoring.canonical_check(once, "02"), "rewriting is idempotent"
+    assert authoring.plain_check(once) == plain
+    lines = once.splitlines()
+    assert lines[-2:] == ["from relucourse.exercises.ch02 import check_relu", "check_relu(relu)"]
+    hidden = once.split(authoring.HIDDEN_BEGIN)[1].split(authoring.HIDDEN_END)[0]
+    assert "importlib.reload(relucourse.checking)" in hidden
+    assert "importlib.reload(relucourse.exercises.ch02)" in hidden
+    assert all(len(line) <= 74 for line in lines)
+    two = authoring.canonical_check("check_kill_and_fix(kill, fix)\ncheck_repair(r)", "04")
+    assert "from relucourse.exercises.ch04 import check_kill_and_fix, check_repair" in two
+    with pytest.raises(ValueError, match="defines check_nothing"):
+        authoring.canonical_check("check_nothing(x)", "01")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
+def test_every_check_cell_is_canonical(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            assert cell.source == authoring.canonical_check(cell.source, path.name[:2])
+
+
+def _defeat(source: str, check_names: list[str], module: str) -> str:
+    """An answer cell that also replaces the checkers, in the two ways a student might."""
+    fake = "lambda *args, **kwargs: print('✅ passed')"
+    return source + "".join(f"\n{name} = {fake}" for name in check_names) + f"\nimport {module}\n" + "".join(
+        f"{module}.{name} = {fake}\n" for name in check_names)
+
+
+def test_a_redefined_checker_does_not_pass_and_hidden_tests_undo_a_patched_one():
+    """Redefining check_x in an answer cell fails the visible check; patching the module fails the hidden one."""
+    nb = nbformat.v4.new_notebook()
+    module = "relucourse.exercises.ch01"
+    canonical = authoring.canonical_check("check_collapse(collapse)", "01")
+    answer = "def collapse(W1, b1, W2, b2):\n    return None\n"
+    nb.cells = [nbformat.v4.new_code_cell(_defeat(answer, ["check_collapse"], module)),
+                nbformat.v4.new_code_cell(authoring._HIDDEN_REGION.sub("", canonical)),  # as the student sees it
+                nbformat.v4.new_code_cell(canonical)]                                   # as nbgrader grades it
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    student_view, graded = nb.cells[1], nb.cells[2]
+    # The student's own view passes only because the module itself was patched: a self-check
+    # cannot prevent that in the same process (the instructor's guide says so) ...
+    assert not [o for o in student_view.outputs if o.output_type == "error"]
+    # ... and nbgrader's graded run reloads the checker and fails the wrong answer.
+    errors = [o for o in graded.outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "CheckFailed"
+
+    nb.cells[0].source = answer + "\n\ndef check_collapse(*args, **kwargs):\n    print('✅ passed')\n"
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "CheckFailed", "a check_collapse defined in an answer cell is not used"

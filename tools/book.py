@@ -46,6 +46,8 @@ def edition_config(student: bool, cache: Path, folder: Path = BUILD) -> Path:
         local[name] = str((ROOT / where).resolve())
     if student:
         cfg["title"] = cfg["title"] + " (student edition)"
+        sphinx = cfg.setdefault("sphinx", {})  # tag `student` for {only} blocks (relucourse.edition)
+        sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []), "relucourse.edition"]
     path = folder / f"_config_{'student' if student else 'custom'}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,97 @@
+"""`python -m relucourse.syllabus`: a real command-line interface, plain output, Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relucourse import syllabus
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+N_CHAPTERS = len(list(CHAPTERS.glob("[0-9][0-9]_*.md")))
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "relucourse.syllabus", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_help():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "--format" in result.stdout and "front matter" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "csv"])
+def test_output_has_every_chapter_and_no_myst(fmt):
+    result = run("--format", fmt)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for ch in syllabus.chapters(CHAPTERS):
+        assert ch.title in out
+        assert ch.objectives[0].split()[0] in out
+    assert "{doc}" not in out and "{term}" not in out and "`01_why_activations`" not in out
+    assert "}`" not in out
+
+
+def test_text_names_chapters_instead_of_roles():
+    out = run().stdout
+    first = syllabus.chapters(CHAPTERS)[0]
+    assert f"chapter 1 ({first.title})" in out
+    assert out.rstrip().splitlines()[-1].startswith("Total: about ")
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_csv_is_one_row_per_chapter():
+    rows = list(csv.DictReader(io.StringIO(run("--format", "csv").stdout)))
+    assert len(rows) == N_CHAPTERS
+    assert [int(r["chapter"]) for r in rows] == list(range(1, N_CHAPTERS + 1))
+    assert all(int(r["minutes"]) > 0 and int(r["exercise_minutes"]) > 0 for r in rows)
+
+
+def test_markdown_is_a_document():
+    out = run("--format", "markdown").stdout
+    assert out.startswith("# Syllabus\n")
+    assert out.count("\n## ") == N_CHAPTERS
+
+
+def test_folder_argument_and_default_from_elsewhere(tmp_path):
+    result = run(str(CHAPTERS), cwd=tmp_path)
+    assert result.returncode == 0 and "Total: about" in result.stdout
+
+
+@pytest.mark.parametrize("case", ["missing folder", "empty folder", "no front matter", "no course block",
+                                  "bad format"])
+def test_errors_are_clear_and_exit_non_zero(tmp_path, case):
+    args = [str(tmp_path)]
+    if case == "missing folder":
+        args = [str(tmp_path / "nope")]
+    elif case == "no front matter":
+        (tmp_path / "01_x.md").write_text("# Title\n")
+    elif case == "no course block":
+        (tmp_path / "01_x.md").write_text("---\ntitle: x\n---\n# Title\n")
+    elif case == "bad format":
+        args += ["--format", "pdf"]
+        (tmp_path / "01_x.md").write_text("# Title\n")
+    result = run(*args)
+    assert result.returncode == 2, result.stdout
+    assert "Total" not in result.stdout
+    expected = {"missing folder": "no such folder", "empty folder": "no chapter pages",
+                "no front matter": "no YAML front matter", "no course block": "no 'course' block",
+                "bad format": "invalid choice"}[case]
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plain_text_of_roles():
+    chapters = syllabus.chapters(CHAPTERS)
+    assert syllabus.plain_text("{doc}`01_why_activations`", chapters) == f"chapter 1 ({chapters[0].title})"
+    assert syllabus.plain_text("{doc}`../chapters/02_relu_function`", chapters).startswith("chapter 2 (")
+    assert syllabus.plain_text("{doc}`the start <01_why_activations>`, {cite:t}`nair2010`") == "the start, nair2010"
+    assert syllabus.plain_text("no roles, `code` stays") == "no roles, `code` stays"
