@@ -181,8 +181,9 @@ CLIPPED = """() => {
     .forEach(el => check(el, 'output', longest(el)));
   document.querySelectorAll('.bd-article div.highlight pre')
     .forEach(el => check(el, 'code block', longest(el)));
-  document.querySelectorAll('.bd-article div.math, .bd-article mjx-container[display="true"]')
-    .forEach(el => check(el.closest('div.math') || el, 'display equation', texOf(el.closest('div.math') || el)));
+  // MathJax's display container scrolls (overflow-x: auto) inside div.math (overflow hidden)
+  document.querySelectorAll('.bd-article mjx-container[display="true"], .bd-article div.math')
+    .forEach(el => check(el, 'display equation', texOf(el)));
   document.querySelectorAll('.bd-article table')
     .forEach(el => { const box = el.closest('.pst-scrollable-table-container') || el.parentElement;
                      check(box, 'table', el.textContent.slice(0, 110)); });
