@@ -5,7 +5,9 @@ Used by tests/test_browser.py (the checks) and runnable on its own to print a re
     .venv/bin/python tests/browser_audit.py [SITE_DIR ...]
 
 The site is served from a thread on 127.0.0.1; every request to any other host is
-aborted and recorded, as for a reader offline. One browser is shared; pages are
+aborted and recorded, as for a reader offline. Pages are checked at 1280 px; the
+sidebar toggles at 390/768/1280/1920 px and the dark theme's colour contrast on one
+page per folder (chapters, exercises, back matter). One browser is shared; pages are
 audited a few at a time, each in a fresh browser context (so each is a first visit).
 """
 
@@ -181,8 +183,9 @@ CLIPPED = """() => {
     .forEach(el => check(el, 'output', longest(el)));
   document.querySelectorAll('.bd-article div.highlight pre')
     .forEach(el => check(el, 'code block', longest(el)));
-  document.querySelectorAll('.bd-article div.math, .bd-article mjx-container[display="true"]')
-    .forEach(el => check(el.closest('div.math') || el, 'display equation', texOf(el.closest('div.math') || el)));
+  // MathJax's display container scrolls (overflow-x: auto) inside div.math (overflow hidden)
+  document.querySelectorAll('.bd-article mjx-container[display="true"], .bd-article div.math')
+    .forEach(el => check(el, 'display equation', texOf(el)));
   document.querySelectorAll('.bd-article table')
     .forEach(el => { const box = el.closest('.pst-scrollable-table-container') || el.parentElement;
                      check(box, 'table', el.textContent.slice(0, 110)); });
@@ -326,7 +329,29 @@ async def _settled(page, which: str, old) -> object:
     return await page.evaluate(SIDEBAR_SHOWN, which)
 
 
-async def _check_nav(browser, report, url) -> None:
+DARK_CONTRAST = """() => axe.run(document, {resultTypes: ['violations'], preload: false,
+                                     runOnly: {type: 'rule', values: ['color-contrast']}})"""
+
+
+async def _check_dark(page, report, axe_script: str) -> None:
+    """The theme's dark mode (following the system's setting): colour contrast everywhere."""
+    await page.set_viewport_size({"width": WIDE, "height": 900})
+    await page.emulate_media(color_scheme="dark")
+    try:
+        await page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'",
+                                     timeout=3_000)
+    except Exception:  # noqa: BLE001 - reported below
+        report.axe.append("dark mode: the page did not switch to the dark theme")
+        return
+    await page.evaluate(axe_script)
+    for v in (await page.evaluate(DARK_CONTRAST))["violations"]:
+        if v.get("impact") in ("serious", "critical"):
+            report.axe_nodes += len(v["nodes"])
+            report.axe.append(f"dark mode: {v['id']} ({v['impact']}) x{len(v['nodes'])}, "
+                              f"e.g. {v['nodes'][0]['target'] if v['nodes'] else ''}")
+
+
+async def _check_nav(browser, report, url, axe_script: str) -> None:
     """At each width, each visible sidebar toggle opens its sidebar and closes it again
     (or, where the sidebar starts open, closes and reopens it). One page, resized."""
     context, page = await _open(browser, report, url, NAV_WIDTHS[0], "nav")
@@ -361,6 +386,7 @@ async def _check_nav(browser, report, url) -> None:
                 if await _settled(page, which, after) != before:
                     report.nav_problems.append(
                         f"{width}px: the {which} sidebar could not be toggled back")
+        await _check_dark(page, report, axe_script)
     finally:
         await context.close()
 
@@ -426,7 +452,7 @@ async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, 
         finally:
             await context.close()
         if full and nav:
-            await _check_nav(browser, report, url)
+            await _check_nav(browser, report, url, axe_script)
             lap("nav")
     except Exception as exc:  # the audit itself failed: report it as a failure of this page
         report.errors.append(f"{type(exc).__name__}: {exc}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -130,6 +131,19 @@ def test_internal_links_and_anchors_resolve(reports):
 @CONTENT_PENDING
 def test_figures_shown_near_natural_size(reports):
     _fail_on(reports, "small_figures", f"figures shown below {ba.FIGURE_MIN_SCALE} of natural width")
+
+
+def test_every_page_has_its_favicon(reports):
+    """Browsers ask for /favicon.ico (a 404 in the console) unless the page names an icon."""
+    missing = []
+    for r in reports:
+        if r.page.startswith("search.html"):
+            continue
+        page = Path(r.site) / r.page
+        m = re.search(r'<link rel="icon" href="([^"]+)"', page.read_text(encoding="utf-8"))
+        if not m or not (page.parent / m.group(1)).is_file():
+            missing.append(r.name)
+    assert not missing, f"pages without an existing favicon: {missing}"
 
 
 def test_page_weight(reports, capsys):
