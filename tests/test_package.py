@@ -123,7 +123,7 @@ def _checks() -> list[tuple[str, object]]:
 
 
 CHECKS = _checks()
-SECONDS_PER_NAME = 2.0
+SECONDS_PER_NAME = 10.0  # generous, so that a busy machine does not turn a pass into a timeout
 
 
 @pytest.mark.parametrize("check", [c for _, c in CHECKS], ids=[n.split(".", 2)[2] for n, _ in CHECKS])
