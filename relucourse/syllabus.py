@@ -198,12 +198,17 @@ def assignment_table(solutions: str | Path = "solutions", chapters_folder: str |
 
 
 def syllabus_table(folder: str | Path = "chapters"):
-    """Display objectives, prerequisites and times of every chapter, without MyST roles in the cells."""
+    """Display objectives, prerequisites and times of every chapter (titles link to the chapters).
+
+    Prerequisites and objectives are shown as plain text, because their
+    ``{doc}`` links are relative to the chapters' folder.
+    """
     chapter_list = chapters(folder)
     rows = [":::{list-table}", ":header-rows: 1", ":widths: 22 48 30", "",
             "* - Chapter and time", "  - Objectives", "  - Prerequisites"]
     for ch in chapter_list:
-        rows.append(f"* - {ch.number}. {ch.title} ({ch.minutes} + {ch.exercise_minutes} min)")
+        link = f"{{doc}}`{ch.title} <{Path(folder).as_posix()}/{ch.stem}>`"
+        rows.append(f"* - {ch.number}\\. {link} ({ch.minutes} + {ch.exercise_minutes} min)")
         rows.append(f"  - - {plain_text(ch.objectives[0], chapter_list)}")
         rows += [f"    - {plain_text(o, chapter_list)}" for o in ch.objectives[1:]]
         prereqs = [plain_text(p, chapter_list) for p in ch.prerequisites] or ["none"]

@@ -3,7 +3,6 @@
 import doctest
 import inspect
 import signal
-import sys
 import importlib
 import pkgutil
 
@@ -104,7 +103,9 @@ def _package_names() -> dict[str, object]:
             if attr.startswith("__") or inspect.ismodule(obj):
                 continue
             if callable(obj):
-                if getattr(obj, "__module__", None) == name:
+                # Command-line entry points take argv and act on the repository (regenerate the
+                # exercises, copy notebooks); main([]) would do that for real. They return exit codes.
+                if getattr(obj, "__module__", None) == name and attr != "main":
                     names[f"{name}.{attr}"] = obj
             elif not attr.startswith("__"):
                 names[f"{name}.{attr}"] = obj
@@ -123,14 +124,14 @@ def _checks() -> list[tuple[str, object]]:
 
 
 CHECKS = _checks()
-SECONDS_PER_NAME = 2.0
+SECONDS_PER_NAME = 10.0  # generous, so that a busy machine does not turn a pass into a timeout
 
 
 @pytest.mark.parametrize("check", [c for _, c in CHECKS], ids=[n.split(".", 2)[2] for n, _ in CHECKS])
-def test_no_package_name_passes_a_check(check, monkeypatch):
+def test_no_package_name_passes_a_check(check, monkeypatch, tmp_path):
     """Graded use must not hand out answers: every name of the package, given as the answer, fails."""
-    # Command-line entry points called without arguments read sys.argv: make them print help and exit.
-    monkeypatch.setattr(sys, "argv", ["relucourse", "--help"])
+    # A function that writes to a path it is given (say "") writes into a scratch folder.
+    monkeypatch.chdir(tmp_path)
     import contextlib
     import io
     import warnings
