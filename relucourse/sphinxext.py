@@ -15,6 +15,9 @@ whichever folder its configuration file is written to.
     "Toggle hidden content" did not contain the visible text);
   * a table whose top-left header cell is empty has row headings in its first
     column: those cells become ``<th scope="row">`` (each data cell then has a header).
+- The nbgrader hidden-test region of a check cell (``### BEGIN HIDDEN TESTS`` to
+  ``### END HIDDEN TESTS``), which only graded runs need, is left out of the pages:
+  a reader of a solutions page sees the check call, as a student does.
 """
 
 from __future__ import annotations
@@ -107,7 +110,25 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["body"] = body
 
 
+_HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?",
+                           re.S | re.M)
+
+
+def _drop_hidden_tests(app, doctree) -> None:
+    """Leave nbgrader's hidden-test regions out of the code shown on a page."""
+    from docutils import nodes
+
+    for block in list(doctree.findall(nodes.literal_block)):
+        text = block.astext()
+        if "### BEGIN HIDDEN TESTS" not in text:
+            continue
+        shown = _HIDDEN_TESTS.sub("", text)
+        block.children = [nodes.Text(shown)]
+        block.rawsource = shown
+
+
 def setup(app):
     """Register with Sphinx: fix each HTML page's scripts and markup before it is written."""
     app.connect("html-page-context", _page_context, priority=900)
+    app.connect("doctree-read", _drop_hidden_tests)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
