@@ -62,7 +62,10 @@ EMBED_OPTIONS = {"renderer": "svg", "actions": False}
 
 # Okabe-Ito colours, as in relucourse.style (colour-blind safe).
 _BLUE, _ORANGE, _GREEN, _GREY = "#0072B2", "#E69F00", "#009E73", "#777777"
-_WIDTH = 330          # px per panel: fits a 390 px phone screen and the column
+# px per panel of the stacked (vconcat) charts, which cannot follow their
+# container's width in Vega-Lite 5: with the axes they fit a 390 px phone.
+# Single-panel charts use the column's width ("container").
+_WIDTH = 280
 
 
 # --------------------------------------------------------------------------
@@ -72,6 +75,8 @@ _WIDTH = 330          # px per panel: fits a 390 px phone screen and the column
 _CSS = """
 .relucourse-explorable { margin: 1em 0; }
 .relucourse-explorable .relucourse-vega { overflow-x: auto; }
+.relucourse-explorable .relucourse-vega.vega-embed { display: block;
+  width: 100%; }
 .relucourse-explorable .relucourse-vega svg { background: #fff; }
 .relucourse-explorable .vega-bindings { display: flex; flex-wrap: wrap;
   gap: .25em 1.5em; margin-top: .5em; }
@@ -110,8 +115,13 @@ class Explorable:
     data: dict = field(default_factory=dict)
 
     def spec(self) -> dict:
-        """The Vega-Lite spec, validated against the Vega-Lite schema by Altair."""
-        return self.chart.to_dict(validate=True)
+        """The Vega-Lite spec, validated against the Vega-Lite schema by Altair.
+
+        Its ``description`` becomes the drawn SVG's accessible name.
+        """
+        spec = self.chart.to_dict(validate=True)
+        spec.setdefault("description", self.description)
+        return spec
 
     def to_html(self) -> str:
         """The block the book shows: chart, controls, fallback and description."""
@@ -155,7 +165,7 @@ def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
+    fig.savefig(buf, format="png", dpi=64)
     plt.close(fig)
     return buf.getvalue()
 
@@ -172,7 +182,12 @@ def _csv(rows: Sequence[Sequence], header: Sequence[str]) -> str:
 
 
 def _data(rows, header) -> alt.Data:
-    return alt.Data(values=_csv(rows, header), format=alt.DataFormat(type="csv"))
+    """Inline CSV data; numeric columns are declared so (CSV is text)."""
+    numeric = {h: "number" for j, h in enumerate(header)
+               if rows and all(isinstance(r[j], (int, float, np.integer, np.floating))
+                               and not isinstance(r[j], bool) for r in rows)}
+    return alt.Data(values=_csv(rows, header),
+                    format=alt.DataFormat(type="csv", parse=numeric))
 
 
 def _check_grid(name: str, values, *, minimum: float | None = None) -> np.ndarray:
@@ -243,15 +258,16 @@ def activation_explorer(*, n_samples: int = 200_000, seed: int = 0) -> Explorabl
     names = list(dict.fromkeys(s[0] for s in states))
     x = np.linspace(-4, 4, 65)           # step 1/8: exact in binary
     z = np.random.default_rng(seed).standard_normal(n_samples)
-    edges = np.linspace(-2, 4, 31)
+    bin_width = 0.2
+    edges = -2 + bin_width * np.arange(31)
     curves, hist, stats = [], [], []
     for i, (name, kind, p, f, g) in enumerate(states):
         y, d = f(x), g(x)
         out = f(z)
-        curves += [(i, xv, yv, dv) for xv, yv, dv in zip(x, y, d)]
+        curves += [(i, yv, dv) for yv, dv in zip(y, d)]   # x from the row number
         counts, _ = np.histogram(np.clip(out, edges[0], edges[-1]), edges)
-        dens = counts / (n_samples * np.diff(edges))
-        hist += [(i, lo, lo + 0.2, h) for lo, h in zip(edges[:-1], dens) if h > 0]
+        dens = counts / (n_samples * bin_width)
+        hist += [(i, lo, h) for lo, h in zip(edges[:-1], dens) if h > 0]
         stats.append((i, float(out.mean()), float(np.mean(out == 0.0))))
     slope = alt.param(name="slope", value=0.05, bind=alt.binding_range(
         min=0, max=0.5, step=0.05, name="LeakyReLU negative slope "))
@@ -275,10 +291,13 @@ def activation_explorer(*, n_samples: int = 200_000, seed: int = 0) -> Explorabl
                             fields=["n", "p"])
     base_x = alt.X("x:Q", title="input x", scale=alt.Scale(domain=[-4, 4]))
     lines = (
-        alt.Chart(_data(curves, ["s", "x", "y", "d"]))
+        alt.Chart(_data(curves, ["s", "y", "d"]))
         .transform_lookup(lookup="s", from_=lookup)
         .transform_calculate(want=want)
         .transform_filter("datum.n == activation && abs(datum.p - datum.want) < 1e-6")
+        # the rows of a state are x = -4, -3.875, ..., 4 in order
+        .transform_window(row="row_number()")
+        .transform_calculate(x=f"{x[0]} + {x[1] - x[0]} * (datum.row - 1)")
         .transform_fold(["y", "d"], as_=["series", "value"])
         .transform_calculate(series="datum.series == 'y' ? 'function f(x)' : "
                                     "'derivative f\\'(x)'")
@@ -295,26 +314,33 @@ def activation_explorer(*, n_samples: int = 200_000, seed: int = 0) -> Explorabl
                     title="Function and derivative")
     )
     bars = (
-        alt.Chart(_data(hist, ["s", "lo", "hi", "density"]))
+        alt.Chart(_data(hist, ["s", "lo", "density"]))
         .transform_lookup(lookup="s", from_=lookup)
         .transform_calculate(want=want)
         .transform_filter("datum.n == activation && abs(datum.p - datum.want) < 1e-6")
-        .mark_rect(color=_BLUE, opacity=0.8)
+        .transform_calculate(hi=f"datum.lo + {bin_width}")
+        .mark_rect(color=_BLUE, opacity=0.8, clip=True)
         .encode(x=alt.X("lo:Q", title="output f(z), z ~ N(0, 1) "
                                       "(clipped to [-2, 4])",
                         scale=alt.Scale(domain=[-2, 4])),
                 x2="hi:Q",
-                y=alt.Y("density:Q", title="density"))
+                y=alt.Y("density:Q", title="density",
+                        scale=alt.Scale(domain=[0, 4], clamp=True)))
     )
-    text = (
+    stats_chart = (
         alt.Chart(_data(stats, ["s", "mean", "zeros"]))
         .transform_lookup(lookup="s", from_=lookup)
         .transform_calculate(want=want)
         .transform_filter("datum.n == activation && abs(datum.p - datum.want) < 1e-6")
-        .transform_calculate(label="'mean ' + format(datum.mean, '.3f') + "
-                                   "',  exact zeros ' + format(datum.zeros, '.1%')")
-        .mark_text(align="right", baseline="top", fontSize=13, x=_WIDTH - 4, y=4)
-        .encode(text="label:N")
+        .transform_calculate(
+            mean_text="'mean ' + format(datum.mean, '.3f')",
+            zeros_text="'exact zeros ' + format(datum.zeros, '.1%')")
+    )
+    text = (
+        stats_chart.mark_text(align="right", baseline="top", fontSize=12,
+                              x=_WIDTH - 4, y=4).encode(text="mean_text:N")
+        + stats_chart.mark_text(align="right", baseline="top", fontSize=12,
+                                x=_WIDTH - 4, y=20).encode(text="zeros_text:N")
     )
     hist_panel = (bars + text).properties(
         width=_WIDTH, height=160, title="Outputs for standard normal inputs")
@@ -425,7 +451,7 @@ def relu_fit(interpolant: Callable, net: Callable, target: Callable, *,
            .mark_text(align="left", baseline="top", fontSize=13, x=4, y=4)
            .encode(text="label:N"))
     chart = ((tgt + fit + pts + err).add_params(k_param)
-             .properties(width=_WIDTH, height=230, background="white")
+             .properties(width="container", height=230, background="white")
              .configure_view(stroke=None))
     fallback = _fit_fallback(grid, t, fits, knot_rows, [k for k in (2, 6) if k in ks] or ks[:1])
     return Explorable(
@@ -518,7 +544,7 @@ def signal_through_depth(*, weight_vars: Sequence[float] = tuple(
            .mark_line(strokeWidth=2.5, point=True).encode(x=x, y=y, color=color,
                                                           strokeDash=dash))
     chart = ((ref + cur).add_params(c_param)
-             .properties(width=_WIDTH, height=240, background="white")
+             .properties(width="container", height=240, background="white")
              .configure_view(stroke=None))
     fallback = _depth_fallback(q, depth, [v for v in (1.0, 2.0, 3.0) if (("ReLU", v) in q)])
     last = {k: float(v[-1]) for k, v in q.items()}
@@ -619,7 +645,7 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
         + dead.mark_line(point=True).encode(x=ep, y="mean:Q", color=color,
                                             strokeDash=dash)
     ).properties(width=_WIDTH, height=170,
-                 title="Dead units per layer (mean over seeds, band: min to max)")
+                 title="Dead units per layer (band: range over seeds)")
     acc = (alt.Chart(_data(acc_rows, ["lr", "seed", "epoch", "acc"]))
            .transform_filter(sel)
            .transform_aggregate(mean="mean(acc)", lo="min(acc)", hi="max(acc)",
