@@ -66,6 +66,8 @@ _BLUE, _ORANGE, _GREEN, _GREY = "#0072B2", "#E69F00", "#009E73", "#777777"
 # container's width in Vega-Lite 5: with the axes they fit a 390 px phone.
 # Single-panel charts use the column's width ("container").
 _WIDTH = 280
+# "container" width: the whole chart, axes included, fits the column
+_FIT = alt.AutoSizeParams(type="fit", contains="padding")
 
 
 # --------------------------------------------------------------------------
@@ -85,12 +87,16 @@ _CSS = """
 .relucourse-explorable .vega-bind input[type=range] { width: 11em;
   vertical-align: middle; }
 .relucourse-explorable .vega-bind select { font-size: .95em; }
+.relucourse-explorable .vega-bind-radio label { margin-right: .9em;
+  white-space: nowrap; }
+.relucourse-explorable .vega-bind-radio input { margin: 0 .3em 0 .5em; }
 .relucourse-explorable .relucourse-fallback img { max-width: 100%;
   height: auto; background: #fff; }
 .relucourse-explorable:has(.relucourse-vega svg) .relucourse-fallback {
   display: none; }
 @media print {
-  .relucourse-explorable .relucourse-vega { display: none; }
+  .relucourse-explorable .relucourse-vega,
+  .relucourse-explorable .relucourse-vega.vega-embed { display: none !important; }
   .relucourse-explorable .relucourse-fallback { display: block !important; }
 }
 """
@@ -137,7 +143,9 @@ class Explorable:
             f'aria-label="Interactive figure; description below" '
             f'aria-describedby="desc-{n}"></div>'
             f'<figure class="relucourse-fallback"><img alt="{html.escape(self.alt)}" '
-            f'src="data:image/png;base64,{png}"></figure>'
+            f'src="data:image/png;base64,{png}"><figcaption>Static version (the '
+            f'interactive figure needs a browser): {html.escape(self.alt)}'
+            f"</figcaption></figure>"
             f'<p class="relucourse-description" id="desc-{n}">'
             f"{html.escape(self.description)}</p>"
             f'<script type="application/json" id="spec-{n}">{spec}</script>'
@@ -451,7 +459,8 @@ def relu_fit(interpolant: Callable, net: Callable, target: Callable, *,
            .mark_text(align="left", baseline="top", fontSize=13, x=4, y=4)
            .encode(text="label:N"))
     chart = ((tgt + fit + pts + err).add_params(k_param)
-             .properties(width="container", height=230, background="white")
+             .properties(width="container", height=290, background="white",
+                         autosize=_FIT)
              .configure_view(stroke=None))
     fallback = _fit_fallback(grid, t, fits, knot_rows, [k for k in (2, 6) if k in ks] or ks[:1])
     return Explorable(
@@ -544,7 +553,8 @@ def signal_through_depth(*, weight_vars: Sequence[float] = tuple(
            .mark_line(strokeWidth=2.5, point=True).encode(x=x, y=y, color=color,
                                                           strokeDash=dash))
     chart = ((ref + cur).add_params(c_param)
-             .properties(width="container", height=240, background="white")
+             .properties(width="container", height=300, background="white",
+                         autosize=_FIT)
              .configure_view(stroke=None))
     fallback = _depth_fallback(q, depth, [v for v in (1.0, 2.0, 3.0) if (("ReLU", v) in q)])
     last = {k: float(v[-1]) for k, v in q.items()}
@@ -623,14 +633,15 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
                              for e, a in enumerate(run.history["test_acc"])]
     finally:
         torch.set_num_threads(threads)
-    lr_param = alt.param(name="lr", value=float(lr_arr[0]), bind=alt.binding_radio(
+    lr_param = alt.param(name="lr", value=float(lr_arr[-1]), bind=alt.binding_radio(
         options=[float(v) for v in lr_arr], name="learning rate "))
     sel = "abs(datum.lr - lr) < 1e-9"
     layers = list(dict.fromkeys(r[2] for r in dead_rows))
     ep = alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[0, epochs]),
                axis=alt.Axis(tickMinStep=1))
+    layer_colors = alt.Scale(domain=layers, range=[_BLUE, _ORANGE, _GREEN][:len(layers)])
     color = alt.Color("layer:N", title="layer", legend=alt.Legend(orient="bottom"),
-                      scale=alt.Scale(domain=layers, range=[_BLUE, _ORANGE, _GREEN][:len(layers)]))
+                      scale=layer_colors)
     dash = alt.StrokeDash("layer:N", legend=alt.Legend(orient="bottom"),
                           scale=alt.Scale(domain=layers,
                                           range=[[1, 0], [6, 3], [2, 2]][:len(layers)]))
@@ -641,7 +652,8 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     dead_panel = (
         dead.mark_area(opacity=0.25).encode(x=ep, y=alt.Y("lo:Q", title="dead fraction",
                                             scale=alt.Scale(domain=[0, 1])),
-                                            y2="hi:Q", color=color)
+                                            y2="hi:Q", color=alt.Color(
+                                                "layer:N", scale=layer_colors, legend=None))
         + dead.mark_line(point=True).encode(x=ep, y="mean:Q", color=color,
                                             strokeDash=dash)
     ).properties(width=_WIDTH, height=170,

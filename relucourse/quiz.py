@@ -149,7 +149,8 @@ _CSS = """
 .relucourse-quiz { margin: 1em 0; }
 .relucourse-quiz fieldset { border: 1px solid var(--pst-color-border, #ccc);
   border-radius: .4em; padding: .6em 1em .8em; margin: 0 0 1em; }
-.relucourse-quiz legend { padding: 0 .3em; }
+.relucourse-quiz legend { padding: 0 .3em; font-size: 1em; line-height: 1.5;
+  float: none; width: auto; margin: 0; }
 .relucourse-quiz .rq-num { font-weight: 600; }
 .relucourse-quiz .rq-option { margin: .35em 0; }
 .relucourse-quiz .rq-option input { margin-right: .5em; }
