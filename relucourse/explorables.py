@@ -149,9 +149,10 @@ class Explorable:
             f'<p class="relucourse-description" id="desc-{n}">'
             f"{html.escape(self.description)}</p>"
             f'<script type="application/json" id="spec-{n}">{spec}</script>'
-            f"<script>vegaEmbed('#vis-{n}', JSON.parse(document."
-            f"getElementById('spec-{n}').textContent), {opts})"
-            f".catch(console.error);</script></div>"
+            # embed once the page is laid out, so "container" widths are right
+            f"<script>window.addEventListener('load', () => vegaEmbed("
+            f"'#vis-{n}', JSON.parse(document.getElementById('spec-{n}')"
+            f".textContent), {opts}).catch(console.error));</script></div>"
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -640,8 +641,9 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     ep = alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[0, epochs]),
                axis=alt.Axis(tickMinStep=1))
     layer_colors = alt.Scale(domain=layers, range=[_BLUE, _ORANGE, _GREEN][:len(layers)])
-    color = alt.Color("layer:N", title="layer", legend=alt.Legend(orient="bottom"),
-                      scale=layer_colors)
+    color = alt.Color("layer:N", title="layer", scale=layer_colors,
+                      legend=alt.Legend(orient="bottom", symbolType="stroke",
+                                        symbolOpacity=1, symbolStrokeWidth=2))
     dash = alt.StrokeDash("layer:N", legend=alt.Legend(orient="bottom"),
                           scale=alt.Scale(domain=layers,
                                           range=[[1, 0], [6, 3], [2, 2]][:len(layers)]))
@@ -652,8 +654,7 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     dead_panel = (
         dead.mark_area(opacity=0.25).encode(x=ep, y=alt.Y("lo:Q", title="dead fraction",
                                             scale=alt.Scale(domain=[0, 1])),
-                                            y2="hi:Q", color=alt.Color(
-                                                "layer:N", scale=layer_colors, legend=None))
+                                            y2="hi:Q", color=color)
         + dead.mark_line(point=True).encode(x=ep, y="mean:Q", color=color,
                                             strokeDash=dash)
     ).properties(width=_WIDTH, height=170,
@@ -682,8 +683,9 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
             f"Choose the learning rate of plain SGD for a {len(hidden)}-hidden-layer "
             f"ReLU network ({' and '.join(map(str, hidden))} units) trained for "
             f"{epochs} epochs on the digits with {len(seeds)} seeds. The top "
-            "panel shows, per epoch, the fraction of each layer's units that "
-            "are dead on every training input (line: mean over the seeds, "
+            "panel shows, per epoch, the fraction of each ReLU layer's units "
+            f"(layers {' and '.join(layers)}, named as model.named_modules() "
+            "names them) that are dead on every training input (line: mean over the seeds, "
             "band: lowest to highest); the bottom panel the test accuracy. "
             "These are the runs made when this page was built; a chaotic run "
             "can come out differently on another processor."),

@@ -382,6 +382,12 @@ def test_page_weight_and_accessibility(browser_page, path):
               f"without the explorable and quiz ({added / MB:.2f} MB added)")
         assert vega > 0 and len(html_file) > blocks / 2
         assert added <= MB, f"{path}: explorable adds {added} bytes"
+        # the whole chart, axes included, stays inside the text column
+        fits = page.evaluate(f"""() => {{
+            const box = document.querySelector('#vis-{name}').getBoundingClientRect();
+            const svg = document.querySelector('#vis-{name} svg').getBoundingClientRect();
+            return svg.left >= box.left - 1 && svg.right <= box.right + 1; }}""")
+        assert fits, f"{path}: the chart is wider than its column"
         results = Axe().run(page, context={"include": [[".relucourse-explorable"],
                                                        [".relucourse-quiz"]]})
         bad = [f"{v['id']} ({v['impact']}): {v['help']} -> "
