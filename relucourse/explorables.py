@@ -199,6 +199,13 @@ def _data(rows, header) -> alt.Data:
                     format=alt.DataFormat(type="csv", parse=numeric))
 
 
+def _claim(holds: bool, what: str) -> None:
+    """Guard a sentence of a description: the build fails when it stops being true."""
+    if not holds:
+        raise RuntimeError(f"the description says {what!r}, which the computed data "
+                           "no longer show: update the description")
+
+
 def _check_grid(name: str, values, *, minimum: float | None = None) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
@@ -359,7 +366,13 @@ def activation_explorer(*, n_samples: int = 200_000, seed: int = 0) -> Explorabl
         .configure_view(stroke=None)
         .properties(background="white")
     )
-    # the static fallback: ReLU, LeakyReLU(0.1), GELU, SiLU
+    by_state = {states[i][:3]: (m, zf) for i, m, zf in stats}
+    _claim(abs(by_state[("ReLU", "", 0.0)][1] - 0.5) < 0.01,
+           "ReLU sends half of them to exactly 0")
+    _claim(all(zf == 0 for (n, k, v), (m, zf) in by_state.items()
+               if (n == "LeakyReLU" and v > 0) or n in ("GELU", "SiLU", "Swish", "Mish")),
+           "a negative slope or a smooth gate leaves none at exactly 0")
+        # the static fallback: ReLU, LeakyReLU(0.1), GELU, SiLU
     fallback = _activation_fallback(x, z)
     return Explorable(
         name="activation-explorer", chart=chart, fallback=fallback,
@@ -463,6 +476,9 @@ def relu_fit(interpolant: Callable, net: Callable, target: Callable, *,
              .properties(width="container", height=290, background="white",
                          autosize=_FIT)
              .configure_view(stroke=None))
+    if 8 in errors and 16 in errors:
+        _claim(3 < errors[8] / errors[16] < 5,
+               "it falls roughly fourfold each time k doubles")
     fallback = _fit_fallback(grid, t, fits, knot_rows, [k for k in (2, 6) if k in ks] or ks[:1])
     return Explorable(
         name="relu-fit", chart=chart, fallback=fallback,
@@ -557,8 +573,15 @@ def signal_through_depth(*, weight_vars: Sequence[float] = tuple(
              .properties(width="container", height=300, background="white",
                          autosize=_FIT)
              .configure_view(stroke=None))
-    fallback = _depth_fallback(q, depth, [v for v in (1.0, 2.0, 3.0) if (("ReLU", v) in q)])
     last = {k: float(v[-1]) for k, v in q.items()}
+    if depth >= 20:
+        _claim(all(v < 0.1 for (a, c), v in last.items() if a == "ReLU" and c <= 1.5)
+               and all(v > 10 for (a, c), v in last.items() if a == "ReLU" and c >= 2.5),
+               "below 2 the ReLU signal shrinks and above 2 it grows")
+        _claim(all(v < 0.1 for (a, c), v in last.items() if a == "tanh" and c <= 0.8)
+               and all(0.05 < v < 1 for (a, c), v in last.items() if a == "tanh" and c >= 1.5),
+               "tanh shrinks for c up to about 1 and settles to a fixed level above it")
+    fallback = _depth_fallback(q, depth, [v for v in (1.0, 2.0, 3.0) if (("ReLU", v) in q)])
     return Explorable(
         name="signal-through-depth", chart=chart, fallback=fallback,
         alt="Mean square of the activations per layer of a deep network, on a "
