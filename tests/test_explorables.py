@@ -277,9 +277,12 @@ def browser_page():
             page.wait_for_load_state("networkidle")
             return ctx, page, log
 
-        yield open_page
-        browser.close()
-    server.shutdown()
+        try:
+            yield open_page
+        finally:
+            browser.close()
+            server.shutdown()
+            server.server_close()           # no unclosed socket left for a later test
 
 
 @pytest.fixture(scope="module")
