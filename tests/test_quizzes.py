@@ -1,0 +1,150 @@
+"""The quick quizzes: every quiz file is well-formed, and the renderer is honest.
+
+Each question has exactly one right option (unless it says ``multiple``),
+feedback for every option, and the page shows each option's feedback only
+after that option is chosen. The browser side (keyboard, axe) is in
+tests/test_explorables.py, which loads the built pages.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from relucourse import quiz
+
+ROOT = Path(__file__).resolve().parent.parent
+QUIZ_FILES = sorted((ROOT / "quizzes").glob("*.yml"))
+CHAPTERS = sorted(int(p.name[:2]) for p in QUIZ_FILES)
+
+
+def test_every_chapter_has_a_quiz_and_its_page_shows_it():
+    chapters = sorted(int(Path(p).name[:2]) for p in glob.glob(str(ROOT / "chapters/0*.md")))
+    assert set(range(1, 6)) <= set(CHAPTERS)
+    for n in CHAPTERS:
+        if n not in chapters:                # written ahead of its chapter's merge
+            continue
+        chapter = next((ROOT / "chapters").glob(f"{n:02d}_*.md"))
+        assert f"quiz.show({n})" in chapter.read_text(encoding="utf-8"), \
+            f"chapter {n} does not show its quiz"
+        assert (ROOT / "quizzes" / f"{chapter.stem}.yml").is_file(), \
+            "a quiz file is named like its chapter"
+
+
+@pytest.mark.parametrize("path", QUIZ_FILES, ids=lambda p: p.name)
+def test_quiz_file_is_well_formed(path):
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    questions = quiz.load(int(path.name[:2]))
+    assert len(questions) == len(raw["questions"]) >= 2
+    for q in questions:
+        right = [o for o in q.options if o.correct]
+        assert len(right) == 1 or q.multiple, q.id
+        assert len(q.options) >= 3, f"{q.id}: a quick check needs at least two wrong options"
+        for o in q.options:
+            assert len(o.feedback.split()) >= 5, f"{q.id}: feedback too short for {o.text!r}"
+            # the feedback explains; it does not just repeat the verdict
+            assert o.feedback.lower() not in {"correct.", "wrong.", "right.", "no."}
+
+
+def test_ids_are_unique_across_the_book():
+    ids = [q.id for n in CHAPTERS for q in quiz.load(n)]
+    assert len(ids) == len(set(ids))
+
+
+def _good():
+    return {"questions": [{"id": "q1", "prompt": "Which?", "options": [
+        {"text": "a", "correct": True, "feedback": "because a"},
+        {"text": "b", "feedback": "b is wrong because"}]}]}
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda d: d["questions"][0]["options"][1].update(correct=True), "exactly one"),
+    (lambda d: d["questions"][0]["options"][0].update(correct=False), "exactly one"),
+    (lambda d: d["questions"][0]["options"][1].pop("feedback"), "feedback"),
+    (lambda d: d["questions"][0]["options"][1].update(feedback="  "), "feedback"),
+    (lambda d: d["questions"][0]["options"].pop(), "at least two"),
+    (lambda d: d["questions"].append(d["questions"][0]), "duplicate id"),
+    (lambda d: d["questions"][0].update(colour="red"), "unknown keys"),
+    (lambda d: d["questions"][0]["options"][0].update(correct="yes"), "true or false"),
+    (lambda d: d["questions"][0]["options"][1].update(text="a"), "same text"),
+    (lambda d: d["questions"][0].update(id="Q 1"), "lower-case"),
+    (lambda d: d.pop("questions"), "questions"),
+])
+def test_bad_quiz_data_is_rejected_with_a_clear_message(break_it, message):
+    data = _good()
+    quiz.parse(data)                       # the unbroken one is fine
+    break_it(data)
+    with pytest.raises(quiz.QuizError, match=message):
+        quiz.parse(data)
+
+
+def test_several_right_options_need_multiple():
+    data = _good()
+    data["questions"][0]["options"][1]["correct"] = True
+    data["questions"][0]["multiple"] = True
+    (q,) = quiz.parse(data)
+    assert q.multiple and 'type="checkbox"' in quiz.Quiz(1, (q,)).to_html()
+
+
+def test_bad_chapter_numbers_are_rejected():
+    for bad in (0, -1, "1", True, 99):
+        with pytest.raises(quiz.QuizError):
+            quiz.show(bad)
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.inputs, self.labels, self.scripts = [], [], 0
+        self._tags = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input":
+            self.inputs.append(a)
+        if tag == "label":
+            self.labels.append(a.get("for"))
+        if tag == "script":
+            self.scripts += 1
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_rendered_quiz_is_plain_accessible_html(chapter):
+    q = quiz.show(chapter)
+    page = q.to_html()
+    p = _Collect()
+    p.feed(page)
+    assert p.scripts == 0, "the quiz works without JavaScript"
+    n_options = sum(len(x.options) for x in q.questions)
+    assert len(p.inputs) == n_options
+    # every input has a label pointing at it, ids unique
+    ids = [i["id"] for i in p.inputs]
+    assert len(set(ids)) == len(ids) and sorted(ids) == sorted(p.labels)
+    # one radio group per question
+    assert len({i["name"] for i in p.inputs}) == len(q.questions)
+    # feedback: one per option, right ones marked right
+    assert page.count('class="rq-feedback rq-right"') == sum(
+        o.correct for x in q.questions for o in x.options)
+    assert page.count("class=\"rq-feedback ") == n_options
+    # the CSS hides feedback until its option is checked
+    assert re.search(r"\.rq-feedback > p \{ display: none;", page)
+    assert "input:checked ~ .rq-feedback > p { display: block; }" in page
+    # text fallback (PDF) lists the answers
+    assert q.to_text().count("Answer:") == len(q.questions)
+
+
+def test_text_is_escaped_and_code_marked():
+    data = _good()
+    data["questions"][0]["prompt"] = "Is `a < b` <b>bold</b>?"
+    (q,) = quiz.parse(data)
+    page = quiz.Quiz(1, (q,)).to_html()
+    assert "<code>a &lt; b</code> &lt;b&gt;bold&lt;/b&gt;?" in page
+    data["questions"][0]["prompt"] = "unbalanced `tick"
+    (q,) = quiz.parse(data)
+    with pytest.raises(quiz.QuizError, match="backticks"):
+        quiz.Quiz(1, (q,)).to_html()
