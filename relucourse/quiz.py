@@ -1,7 +1,8 @@
 """Quick quizzes: multiple-choice questions with feedback on every option.
 
-The questions live as data in ``quizzes/NN_topic.yml`` (one file per
-chapter, next to ``chapters/NN_topic.md``). :func:`show` renders a chapter's
+The questions live as data in ``relucourse/quizzes/NN_topic.yml`` (one file
+per chapter, named like ``chapters/NN_topic.md``; package data, so a chapter
+notebook opened in Colab finds its quiz). :func:`show` renders a chapter's
 quiz as plain HTML and CSS: radio buttons (check boxes where a question has
 several right options) whose feedback appears as soon as an option is
 chosen. There is no JavaScript at all, so the quiz works in the static,
@@ -37,8 +38,9 @@ import yaml
 
 __all__ = ["Option", "Question", "Quiz", "QuizError", "QUIZ_DIR", "load", "show"]
 
-#: Where the quiz files are: ``quizzes/`` at the top of the repository.
-QUIZ_DIR = Path(__file__).resolve().parent.parent / "quizzes"
+#: Where the quiz files are: ``relucourse/quizzes/``, package data, so that a
+#: chapter notebook opened in Colab (with the package installed) shows its quiz.
+QUIZ_DIR = Path(__file__).resolve().parent / "quizzes"
 
 
 class QuizError(ValueError):

@@ -19,7 +19,7 @@ import yaml
 from relucourse import quiz
 
 ROOT = Path(__file__).resolve().parent.parent
-QUIZ_FILES = sorted((ROOT / "quizzes").glob("*.yml"))
+QUIZ_FILES = sorted((ROOT / "relucourse" / "quizzes").glob("*.yml"))
 CHAPTERS = sorted(int(p.name[:2]) for p in QUIZ_FILES)
 
 
@@ -32,7 +32,7 @@ def test_every_chapter_has_a_quiz_and_its_page_shows_it():
         chapter = next((ROOT / "chapters").glob(f"{n:02d}_*.md"))
         assert f"quiz.show({n})" in chapter.read_text(encoding="utf-8"), \
             f"chapter {n} does not show its quiz"
-        assert (ROOT / "quizzes" / f"{chapter.stem}.yml").is_file(), \
+        assert (ROOT / "relucourse" / "quizzes" / f"{chapter.stem}.yml").is_file(), \
             "a quiz file is named like its chapter"
 
 
