@@ -149,6 +149,33 @@ def test_mlp_backward_rejects(kwargs):
     expect_fail(ch03.check_mlp_backward, lambda *a: mlp_backward_right(*a, **kwargs))
 
 
+def _mlp_backward_shifted(shift):
+    def answer(X, y, W1, b1, W2, b2):
+        Z1, A1, logits = _forward(X, W1, b1, W2, b2)
+        p = np.exp(shift(logits))
+        d = p / p.sum(axis=1, keepdims=True)
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        dZ1 = (d @ W2) * (Z1 > 0)
+        return dZ1.T @ X, dZ1.sum(0), d.T @ A1, d.sum(0)
+    return answer
+
+
+@pytest.mark.parametrize("shift", [
+    lambda z: z,                                      # no shift: exp overflows for large logits
+    lambda z: z + z.max(axis=1, keepdims=True),       # surviving mutants of the mutation test (issue 13)
+    lambda z: z - z.min(axis=1, keepdims=True),
+])
+def test_mlp_backward_rejects_a_softmax_that_overflows(shift):
+    expect_fail(ch03.check_mlp_backward, _mlp_backward_shifted(shift), mentions=("large logits", "maximum"))
+
+
+def test_mlp_backward_accepts_other_safe_shifts():
+    # any per-row shift that keeps exp finite is right, e.g. the logsumexp
+    lse = lambda z: z - np.logaddexp.reduce(z, axis=1, keepdims=True)   # noqa: E731
+    expect_pass(ch03.check_mlp_backward, _mlp_backward_shifted(lse))
+
+
 def test_mlp_backward_malformed():
     assert_rejects_malformed(ch03.check_mlp_backward)
     expect_fail(ch03.check_mlp_backward, lambda *a: mlp_backward_right(*a)[:2], mentions=("four gradients",))
