@@ -261,41 +261,40 @@ _PIN_MARGIN = 0.002
 _ABOVE_ALL = 2.0
 
 
-def _vanishing_cases(norms: np.ndarray):
-    """(threshold, expected depth, hint) for every threshold the check tries."""
-    cases = []
-    for threshold in _THRESHOLDS:
-        d = int(np.argmax(norms < threshold)) + 1
-        cases.append((threshold, d,
-                      f"Depth {d} has a first-layer gradient norm of {norms[d - 1]:.3g}"
-                      + (f" and depth {d - 1} has {norms[d - 2]:.3g}" if d > 1 else "")
-                      + ". Use the first Linear layer's weight gradient, the mean cross-entropy, "
-                        "float64, and return the smallest depth below the threshold."))
-    cases.append((_ABOVE_ALL, 1,
-                  f"Every candidate network has a norm below {_ABOVE_ALL:g} (depth 1: {norms[0]:.3g}), so the "
-                  "answer is 1. Try the depths 1, 2, ..., 20 in turn: a network with no hidden layer "
-                  "(depth 0) is not a candidate."))
-    pin = ("This threshold is only {pct:g}% {side} the norm of depth {d} ({norm:.6g}), so it tells apart "
-           "networks that differ only slightly. Build exactly the prescribed network for every depth: "
-           "mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0) in float64 (10 outputs, hidden width 32, "
-           "seed 0), on X_probe and y_probe, and start the search at depth 1.")
-    for d in _PINNED_DEPTHS:
-        cases.append((norms[d - 1] * (1 + _PIN_MARGIN), d,
-                      pin.format(pct=100 * _PIN_MARGIN, side="above", d=d, norm=norms[d - 1])))
-        cases.append((norms[d - 1] * (1 - _PIN_MARGIN), d + 1,
-                      pin.format(pct=100 * _PIN_MARGIN, side="below", d=d, norm=norms[d - 1])))
-    return cases
-
-
 def check_vanishing_depth(vanishing_depth) -> None:
     """``vanishing_depth(threshold)``: the smallest depth whose first-layer gradient norm is below threshold.
 
     Tries round thresholds, one above every network's norm (answer 1), and thresholds 0.2% above and
     below the stored norms of a few depths, which pin the network down exactly.
     """
+    def cases(norms: np.ndarray):
+        """(threshold, expected depth, hint) for every threshold tried (local: not importable)."""
+        out = []
+        for threshold in _THRESHOLDS:
+            d = int(np.argmax(norms < threshold)) + 1
+            out.append((threshold, d,
+                          f"Depth {d} has a first-layer gradient norm of {norms[d - 1]:.3g}"
+                          + (f" and depth {d - 1} has {norms[d - 2]:.3g}" if d > 1 else "")
+                          + ". Use the first Linear layer's weight gradient, the mean cross-entropy, "
+                            "float64, and return the smallest depth below the threshold."))
+        out.append((_ABOVE_ALL, 1,
+                      f"Every candidate network has a norm below {_ABOVE_ALL:g} (depth 1: {norms[0]:.3g}), so the "
+                      "answer is 1. Try the depths 1, 2, ..., 20 in turn: a network with no hidden layer "
+                      "(depth 0) is not a candidate."))
+        pin = ("This threshold is only {pct:g}% {side} the norm of depth {d} ({norm:.6g}), so it tells apart "
+               "networks that differ only slightly. Build exactly the prescribed network for every depth: "
+               "mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0) in float64 (10 outputs, hidden width 32, "
+               "seed 0), on X_probe and y_probe, and start the search at depth 1.")
+        for d in _PINNED_DEPTHS:
+            out.append((norms[d - 1] * (1 + _PIN_MARGIN), d,
+                          pin.format(pct=100 * _PIN_MARGIN, side="above", d=d, norm=norms[d - 1])))
+            out.append((norms[d - 1] * (1 - _PIN_MARGIN), d + 1,
+                          pin.format(pct=100 * _PIN_MARGIN, side="below", d=d, norm=norms[d - 1])))
+        return out
+
     norms = np.array(_FIRST_LAYER_NORMS)
     with Check("Exercise 3.6 (the depth where gradients vanish)") as c:
-        for threshold, expected, hint in _vanishing_cases(norms):
+        for threshold, expected, hint in cases(norms):
             inputs = {"threshold": threshold}
             got = c.call(vanishing_depth, threshold, call=f"vanishing_depth({threshold:.6g})", inputs=inputs)
             c.require(isinstance(got, (int, np.integer)) and not isinstance(got, bool),
