@@ -229,6 +229,14 @@ def test_hat_net_rejects(params):
 def test_hand_nets_malformed():
     assert_rejects_malformed(ch01.check_abs_net)
     expect_fail(ch01.check_hat_net, lambda: ([1.0], [0.0]), mentions=("four things",), values=False)
+
+    def my_hat():
+        return [1.0], [0.0]
+
+    # the message names the student's function, not "your function" (issue 13)
+    msg = expect_fail(ch01.check_hat_net, my_hat, mentions=("my_hat() should return four things",),
+                      values=False)
+    assert "your function" not in msg
     expect_fail(ch01.check_hat_net, lambda: ([1.0, 2.0], [0.0], [1.0], 0.0), mentions=("one entry",),
                 values=False)
 

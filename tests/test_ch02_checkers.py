@@ -462,6 +462,20 @@ def test_speedup_rejects_a_ratio_that_does_not_follow_n(answer):
     expect_fail(ch02.check_speedup, answer, mentions=("not much smaller", "n = 100"))
 
 
+def test_speedup_accepts_a_right_answer_disturbed_in_one_round():
+    # issue 13: on a loaded machine one measurement came out 22 times below the checker's; the
+    # check takes medians over rounds measured in turns, so one disturbed round decides nothing
+    calls = []
+
+    def disturbed(n):
+        calls.append(n)
+        value = speedup_timeit(n)
+        return value / 22 if len(calls) == 1 else value       # the first call (n = 20 000) only
+
+    expect_pass(ch02.check_speedup, disturbed)
+    assert len(calls) == 2 * ch02.SPEEDUP_ROUNDS
+
+
 def test_speedup_accepts_the_tests_reference():
     expect_pass(ch02.check_speedup, answers.speedup_reference)
 

@@ -149,6 +149,33 @@ def test_mlp_backward_rejects(kwargs):
     expect_fail(ch03.check_mlp_backward, lambda *a: mlp_backward_right(*a, **kwargs))
 
 
+def _mlp_backward_shifted(shift):
+    def answer(X, y, W1, b1, W2, b2):
+        Z1, A1, logits = _forward(X, W1, b1, W2, b2)
+        p = np.exp(shift(logits))
+        d = p / p.sum(axis=1, keepdims=True)
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        dZ1 = (d @ W2) * (Z1 > 0)
+        return dZ1.T @ X, dZ1.sum(0), d.T @ A1, d.sum(0)
+    return answer
+
+
+@pytest.mark.parametrize("shift", [
+    lambda z: z,                                      # no shift: exp overflows for large logits
+    lambda z: z + z.max(axis=1, keepdims=True),       # surviving mutants of the mutation test (issue 13)
+    lambda z: z - z.min(axis=1, keepdims=True),
+])
+def test_mlp_backward_rejects_a_softmax_that_overflows(shift):
+    expect_fail(ch03.check_mlp_backward, _mlp_backward_shifted(shift), mentions=("large logits", "maximum"))
+
+
+def test_mlp_backward_accepts_other_safe_shifts():
+    # any per-row shift that keeps exp finite is right, e.g. the logsumexp
+    lse = lambda z: z - np.logaddexp.reduce(z, axis=1, keepdims=True)   # noqa: E731
+    expect_pass(ch03.check_mlp_backward, _mlp_backward_shifted(lse))
+
+
 def test_mlp_backward_malformed():
     assert_rejects_malformed(ch03.check_mlp_backward)
     expect_fail(ch03.check_mlp_backward, lambda *a: mlp_backward_right(*a)[:2], mentions=("four gradients",))
@@ -276,15 +303,15 @@ _Y = torch.from_numpy(_D.y_train[:256])
 
 
 @functools.lru_cache(maxsize=None)
-def _norm(depth, *, layer=0, reduction="mean", activation=nn.Sigmoid):
-    model = mlp([64] + [32] * depth + [10], activation, seed=0).double()
+def _norm(depth, *, layer=0, reduction="mean", activation=nn.Sigmoid, width=32, outputs=10, seed=0):
+    model = mlp([64] + [width] * depth + [outputs], activation, seed=seed).double()
     nn.functional.cross_entropy(model(_X), _Y, reduction=reduction).backward()
     linears = [m for m in model if isinstance(m, nn.Linear)]
     return linears[layer].weight.grad.norm().item()
 
 
-def vanishing_loop(threshold, **kwargs):
-    for depth in range(1, 21):
+def vanishing_loop(threshold, first=1, **kwargs):
+    for depth in range(first, 21):
         if _norm(depth, **kwargs) < threshold:
             return depth
     return 20
@@ -293,7 +320,7 @@ def vanishing_loop(threshold, **kwargs):
 @functools.lru_cache(maxsize=None)
 def _helper_norms():
     return [layer_grad_norms(mlp([64] + [32] * d + [10], nn.Sigmoid, seed=0).double(), _X, _Y)[0]
-            for d in range(1, 16)]
+            for d in range(1, 21)]
 
 
 def vanishing_with_helper(threshold):
@@ -316,6 +343,38 @@ def test_vanishing_depth_rejects(answer):
     expect_fail(ch03.check_vanishing_depth, answer)
 
 
+@pytest.mark.parametrize("answer, mention", [
+    # surviving mutants of the mutation test (issue 13): networks whose norms are 0.4% to 40% off
+    (lambda t: vanishing_loop(t, width=64), "only 0.2%"),        # hidden width 64
+    (lambda t: vanishing_loop(t, outputs=11), "only 0.2%"),      # 11 outputs
+    (lambda t: vanishing_loop(t, outputs=20), "only 0.2%"),      # 20 outputs
+    (lambda t: vanishing_loop(t, seed=1), "only 0.2%"),          # another seed
+    (lambda t: vanishing_loop(t, first=2), "depth 0"),           # never answers 1
+])
+def test_vanishing_depth_rejects_slightly_different_networks(answer, mention):
+    expect_fail(ch03.check_vanishing_depth, answer, mentions=(mention,))
+
+
+def _norm_with_depth_0(depth):
+    model = mlp([64] + [32] * depth + [10], nn.Sigmoid, seed=0).double()   # depth 0: one Linear layer
+    nn.functional.cross_entropy(model(_X), _Y).backward()
+    return model[0].weight.grad.norm().item()
+
+
+def test_vanishing_depth_rejects_starting_at_depth_0():
+    answer = lambda t: next(d for d in range(0, 21) if _norm_with_depth_0(d) < t)   # noqa: E731
+    expect_fail(ch03.check_vanishing_depth, answer, mentions=("depth 0",))
+
+
+def test_pinned_thresholds_are_far_wider_than_the_stored_precision():
+    # the pins sit 0.2% from the stored norms; the stored 8 digits and float32 agree far better
+    norms = np.array(ch03._FIRST_LAYER_NORMS)
+    full = np.array(answers.first_layer_grad_norms())
+    assert np.max(np.abs(norms / full - 1)) < 1e-7
+    f32 = np.array([_first_layer_norm_float32(d) for d in ch03._PINNED_DEPTHS])
+    assert np.max(np.abs(f32 / full[np.array(ch03._PINNED_DEPTHS) - 1] - 1)) < ch03._PIN_MARGIN / 20
+
+
 def test_vanishing_depth_malformed():
     assert_rejects_malformed(ch03.check_vanishing_depth)
     expect_fail(ch03.check_vanishing_depth, lambda t: float(vanishing_loop(t)), mentions=("should return an int",))
@@ -323,7 +382,7 @@ def test_vanishing_depth_malformed():
 
 def test_stored_first_layer_norms_are_right():
     # the checker stores these (no importable function computes the answer); recompute them here
-    assert ch03._FIRST_LAYER_NORMS == pytest.approx(answers.first_layer_grad_norms(), rel=1e-3)
+    assert ch03._FIRST_LAYER_NORMS == pytest.approx(answers.first_layer_grad_norms(), rel=1e-7)
 
 
 def test_vanishing_thresholds_are_not_borderline():

@@ -102,6 +102,16 @@ def test_dead_counts_rejects(answer, hint):
     expect_fail(ch04.check_dead_counts, answer, mentions=(hint,))
 
 
+@pytest.mark.parametrize("group", [
+    lambda o: o.transpose(0, 1).reshape(o.shape[-1], -1),   # the surviving mutant: groups by the last axis
+    lambda o: o.reshape(-1, o.shape[1]).T,                  # mixes channels and positions
+])
+def test_dead_counts_rejects_conv_grouped_by_another_axis(group):
+    # issue 13: with dead channels only at the end of a square output, these gave the right count
+    expect_fail(ch04.check_dead_counts, counts_with(lambda o: (group(o) <= 0).all(1).sum()),
+                mentions=("a unit is a channel, on axis 1",))
+
+
 def test_dead_counts_rejects_leftover_hooks_and_wrong_keys():
     expect_fail(ch04.check_dead_counts, counts_with(lambda o: (per_unit(o) <= 0).all(1).sum(), remove=False),
                 mentions=("remove",))

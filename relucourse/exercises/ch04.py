@@ -91,6 +91,27 @@ def _models():
     images[3, 0, 2, 2] = 5.0                                   # switches channel 2 on at one position only
     yield "a convolutional model (a unit is a channel)", conv, images, {"1": 2}
 
+    # Dead channels that are not the last ones, and an output whose last axis is not the channel
+    # axis either way: grouping by the last axis (or reshape(-1, C)) gives other counts here.
+    torch.manual_seed(44)
+    conv6 = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 4 * 4, 2))
+    with torch.no_grad():
+        conv6[0].weight.zero_()
+        conv6[0].weight[:, 0, 1, 1] = 1.0                     # each channel copies the centre pixel
+        conv6[0].bias.copy_(torch.tensor([-100.0, 0.0, -7.0, -0.5, -4.5, 0.2]))
+    images6 = torch.rand(20, 1, 6, 6, generator=gen)
+    images6[5, 0, 3, 2] = 5.0                                 # switches channel 4 on at one position
+    yield ("a convolutional model whose dead channels are 0 and 2 of 6", conv6, images6, {"1": 2})
+
+    torch.manual_seed(45)
+    conv1d = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 7, 2))
+    with torch.no_grad():
+        conv1d[0].weight.zero_()
+        conv1d[0].weight[:, 0, 1] = 1.0                       # each channel copies the middle input
+        conv1d[0].bias.copy_(torch.tensor([-50.0, 0.0, -0.5]))
+    series = torch.rand(30, 2, 9, generator=gen)               # output (30, 3, 7): 3 channels, length 7
+    yield ("a 1-D convolutional model: output (N, C, L) = (30, 3, 7)", conv1d, series, {"1": 1})
+
 
 def _as_count(value):
     """An int from an int, a whole float, or a one-element tensor/array; None for anything else."""
@@ -125,11 +146,16 @@ def check_dead_counts(dead_counts) -> None:
                 c.require(value is not None, f"the count for layer {name!r} should be a whole number of units.",
                           inputs=inputs, expected=count, returned=got[name],
                           hint="Count units, not a fraction or a mask: int(dead.sum()).")
+                hint = ("A unit is dead if its output is <= 0 for every input (and, for a channel, at "
+                        "every position). ReLU outputs are never negative, so test <= 0 (or: never > 0), "
+                        "and combine over all inputs with all(), not any().")
+                if X.dim() > 2:
+                    hint = ("In a convolution's output (N, C, ...) a unit is a channel, on axis 1: group the "
+                            "values by that axis, e.g. output.transpose(0, 1).reshape(C, -1) with "
+                            "C = output.shape[1], not by the last axis, and not with output.reshape(-1, C) "
+                            "(that mixes channels and positions). " + hint)
                 c.equal(int(value), count, inputs={**inputs, "layer": name},
-                        what=f"the number of dead units in layer {name!r}",
-                        hint="A unit is dead if its output is <= 0 for every input (and, for a channel, at "
-                             "every position). ReLU outputs are never negative, so test <= 0 (or: never > 0), "
-                             "and combine over all inputs with all(), not any().")
+                        what=f"the number of dead units in layer {name!r}", hint=hint)
             leftover = _leftover_hooks(model)
             c.require(not leftover, "hooks are still registered after dead_counts returned.",
                       inputs=inputs, expected=Text("no hooks left"), returned=Text(f"hooks on {leftover}"),
