@@ -124,6 +124,13 @@ def _checks() -> list[tuple[str, object]]:
 
 
 CHECKS = _checks()
+#: Names a check may accept, each with the reason it is not an answer handed out.
+ALLOWED = {
+    ("check_repair", "lambda: relucourse.exercises.ch04.BASELINE"):
+        "BASELINE is the healthy run that exercises 4.4 and 4.5 print in their statement, and "
+        "BROKEN is defined in the open as BASELINE with two settings changed; returning to the "
+        "baseline is the repair, and the exercise is about finding which change broke it",
+}
 SECONDS_PER_NAME = 10.0  # generous, so that a busy machine does not turn a pass into a timeout
 
 
@@ -158,7 +165,8 @@ def test_no_package_name_passes_a_check(check, monkeypatch, tmp_path):
                     continue
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
-            passed.append(name)
+            if (check.__name__, name) not in ALLOWED:
+                passed.append(name)
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert not passed, f"{check.__name__} accepts {', '.join(passed)} from the package as the answer"
