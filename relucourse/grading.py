@@ -74,7 +74,7 @@ c.OverwriteCells.add_missing_cells = True
 
 # `nbgrader zip_collect` reads downloaded/<assignment>/archive/ and needs a
 # pattern for the file names there, e.g. jdoe_01_why_activations.ipynb:
-# c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+\.ipynb)$"
+# c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+\\.ipynb)$"
 '''
 
 
