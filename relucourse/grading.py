@@ -71,6 +71,10 @@ c.OverwriteCells.add_missing_cells = True
 # On a shared server (JupyterHub), students fetch and submit through nbgrader's
 # exchange folder; uncomment and set it (the default is /srv/nbgrader/exchange).
 # c.Exchange.root = "/srv/nbgrader/exchange"
+
+# `nbgrader zip_collect` reads downloaded/<assignment>/archive/ and needs a
+# pattern for the file names there, e.g. jdoe_01_why_activations.ipynb:
+# c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+\\.ipynb)$"
 '''
 
 

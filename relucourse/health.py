@@ -12,7 +12,7 @@ module, computes the loss and its gradient, and returns a
   and their ratio;
 * findings: a plain-language list of what looks wrong (dead units,
   saturation, vanishing or exploding gradients, exploding activations,
-  inputs that are not standardised), each naming the layer, the measured
+  inputs that are not standardized), each naming the layer, the measured
   value, the threshold that triggered it and the chapter section that
   explains the cause.
 
@@ -87,7 +87,7 @@ SECTIONS = {
     "vanishing gradient": "chapter 3, 'Gradient flow through depth'",
     "exploding gradient": "chapter 3, 'Initialisation: keeping the signal's scale'",
     "exploding activations": "chapter 3, 'Initialisation: keeping the signal's scale'",
-    "inputs not standardised": "chapter 4, 'Three ways to kill a network'",
+    "inputs not standardized": "chapter 4, 'Three ways to kill a network'",
 }
 
 
@@ -599,6 +599,14 @@ def _failure(X, rec: _Recorder, err: Exception) -> str:
     return f"{text}. PyTorch said: {first}"
 
 
+def _why_dead(kind: str) -> str:
+    """What 'dead' means for an activation class named ``kind``."""
+    if kind in {c.__name__ for c in OUTPUT_CRITERION}:
+        return "they get no gradient from the data."
+    return (f"their input is <= 0 on every input, where {kind}'s slope is small or fading "
+            "but not zero, so they learn slowly.")
+
+
 def _findings(acts, params, in_mean, in_std, *, dead_threshold, saturation_threshold, gradient_ratio,
               activation_growth, update_ratio, input_offset, input_scale) -> list[Finding]:
     out: list[Finding] = []
@@ -607,11 +615,11 @@ def _findings(acts, params, in_mean, in_std, *, dead_threshold, saturation_thres
         out.append(Finding(kind, layer, value, threshold, message, SECTIONS[kind]))
 
     if in_mean == in_mean and abs(in_mean) > input_offset:
-        add("inputs not standardised", "input", in_mean, input_offset,
+        add("inputs not standardized", "input", in_mean, input_offset,
             f"the inputs' mean is {_g(in_mean, 0)}, further than {_g(input_offset, 0)} from 0: "
             "subtract the training set's mean per feature.")
     if in_std == in_std and not 1 / input_scale <= in_std <= input_scale:
-        add("inputs not standardised", "input", in_std, input_scale,
+        add("inputs not standardized", "input", in_std, input_scale,
             f"the inputs' standard deviation is {_g(in_std, 0)}, outside "
             f"[{_g(1 / input_scale, 0)}, {_g(input_scale, 0)}]: divide by the training set's "
             "standard deviation per feature.")
@@ -619,7 +627,7 @@ def _findings(acts, params, in_mean, in_std, *, dead_threshold, saturation_thres
         if a.dead is not None and a.dead > dead_threshold:
             add("dead units", a.name, a.dead, dead_threshold,
                 f"{100 * a.dead:.0f}% of the {a.kind} units are off on every input of the batch "
-                f"(threshold {100 * dead_threshold:.0f}%); they get no gradient from the data.")
+                f"(threshold {100 * dead_threshold:.0f}%); " + _why_dead(a.kind))
         if a.saturated is not None and a.saturated > saturation_threshold:
             add("saturation", a.name, a.saturated, saturation_threshold,
                 f"{100 * a.saturated:.0f}% of the {a.kind} outputs are at a bound "

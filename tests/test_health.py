@@ -68,6 +68,18 @@ def test_dead_units_judged_by_input_for_other_relu_family_modules():
     report = health_report(model, X, Y)
     assert report["1"].dead == pytest.approx(0.5)
     assert "dead units" in report.kinds()
+    message = report.findings[report.kinds().index("dead units")].message
+    assert "no gradient" not in message                # LeakyReLU's slope there is 0.01, not 0
+    assert "LeakyReLU's slope is small" in message
+
+
+def test_dead_unit_message_says_no_gradient_only_for_relu_and_relu6():
+    for act in (nn.ReLU, nn.ReLU6, nn.GELU):
+        model = mlp([64, 64, 64, 10], act, seed=0, init="he")
+        with torch.no_grad():
+            model[0].bias[:40] = -1e3
+        [f] = [f for f in health_report(model, X, Y).findings if f.kind == "dead units"]
+        assert ("no gradient from the data" in f.message) == (act is not nn.GELU), act
 
 
 def test_saturation_and_tolerance():
@@ -136,15 +148,15 @@ def test_exploding_gradient_from_depth_ratio():
     assert "first layer" in f.message
 
 
-def test_inputs_not_standardised():
+def test_inputs_not_standardized():
     raw = digits(standardize=False)
     report = health_report(healthy(), raw.X_train, raw.y_train, update_ratio=1e9)
-    assert report.kinds() == ["inputs not standardised"]
+    assert report.kinds() == ["inputs not standardized"]
     assert {f.layer for f in report.findings} == {"input"}
     values = sorted(f.value for f in report.findings)
     assert values[0] > 4 and values[1] > 5              # mean about 4.9, standard deviation about 6
     # small but centred and unit-scale inputs are fine; tiny ones are not
-    assert "inputs not standardised" in kinds(healthy(), X * 0.01)
+    assert "inputs not standardized" in kinds(healthy(), X * 0.01)
 
 
 def test_thresholds_are_parameters():
@@ -423,7 +435,7 @@ def test_summary_names_each_kind_once_with_its_layers():
         model[2].bias[:40] = -1e3
     report = health_report(model, raw.X_train, raw.y_train, update_ratio=1e9)
     lines = report.summary().splitlines()
-    assert lines[0] == "inputs not standardised: input"        # two findings, one layer named once
+    assert lines[0] == "inputs not standardized: input"        # two findings, one layer named once
     assert "dead units: 3" in lines
     assert health_report(healthy(), X, Y).summary() == "no findings"
     with pytest.raises(KeyError, match="no layer named 'nope'"):

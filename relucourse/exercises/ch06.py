@@ -28,7 +28,7 @@ BROKEN: dict[str, Any] = dict(activation="tanh", init="normal", lr=0.1, standard
 
 #: The kinds of finding of :func:`relucourse.health.health_report`.
 CAUSES = ("dead units", "saturation", "vanishing gradient", "exploding gradient",
-          "exploding activations", "inputs not standardised")
+          "exploding activations", "inputs not standardized")
 
 _CHOICES = {"activation": ("relu", "tanh", "sigmoid", "leaky_relu", "gelu"),
             "init": ("default", "he", "xavier", "normal"), "standardize": (True, False)}
@@ -113,7 +113,7 @@ def run(settings: dict, seed: int = 0):
 # -- Exercise 6.1 -------------------------------------------------------------------
 def _normalise_cause(text: str) -> str:
     t = " ".join(str(text).lower().replace("-", " ").replace("_", " ").split()).strip(" .")
-    return t.replace("standardized", "standardised").replace("standardize", "standardise")
+    return t.replace("standardised", "standardized").replace("standardise", "standardize")
 
 
 def _is_real(value) -> bool:
