@@ -60,13 +60,15 @@ def _repository() -> tuple[str, str]:
 def setup_cell_source() -> str:
     """The canonical first code cell of every exercise and solutions notebook."""
     url, branch = _repository()
+    # Every line fits the book's 74-character code column (IPython expands {source}).
     return (
-        "# Set-up: in Colab or Binder this installs the course package the first time.\n"
+        "# Set-up: in Colab or Binder, installs the course package (first run).\n"
         "try:\n"
         "    import relucourse\n"
         "except ModuleNotFoundError:\n"
-        "    print(\"Installing the course package 'relucourse' (first run here only)...\")\n"
-        f"    %pip install --quiet \"relucourse @ git+{url}@{branch}\"\n"
+        "    print(\"Installing the course package 'relucourse' (first run only)\")\n"
+        f"    source = \"git+{url}@{branch}\"\n"
+        "    %pip install --quiet \"relucourse @ {source}\"\n"
         "    import relucourse\n"
         "print(f\"relucourse {relucourse.__version__} is ready.\")"
     )

@@ -115,7 +115,6 @@ CONTENT_PENDING = pytest.mark.xfail(
     strict=False)
 
 
-@CONTENT_PENDING
 def test_nothing_clipped_at_1280px(reports):
     _fail_on(reports, "clipped", "clipped code cells, outputs or equations at 1280 px")
 
@@ -128,7 +127,6 @@ def test_internal_links_and_anchors_resolve(reports):
     _fail_on(reports, "bad_links", "broken internal links")
 
 
-@CONTENT_PENDING
 def test_figures_shown_near_natural_size(reports):
     _fail_on(reports, "small_figures", f"figures shown below {ba.FIGURE_MIN_SCALE} of natural width")
 
