@@ -89,6 +89,7 @@ def _write_source(solution: Path, target: Path) -> None:
     :func:`relucourse.authoring.make_exercise` makes), and the released
     notebooks and the feedback say "Exercises N". Nothing else changes.
     """
+    solution, target = Path(solution), Path(target)  # not a file descriptor, say
     nb = nbformat.read(solution, as_version=4)
     title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
     if title is not None and title.source.startswith(SOLUTIONS_TITLE):
