@@ -60,10 +60,13 @@ def describe(value: Any, *, max_items: int = 8) -> str:
     """A short, deterministic description of a value for a feedback message.
 
     Arrays and tensors show their values (at most ``max_items`` of them), dtype
-    and shape; other objects show their type and ``repr``.
+    and shape (a 0-d array, its number and dtype); other objects show their
+    type and ``repr``.
 
     >>> describe(np.array([0.5, 1.0], dtype=np.float32))
     'array([0.5, 1. ], dtype=float32)  (shape (2,))'
+    >>> describe(np.array(2 / 3))
+    '0.6666666667  (float64)'
     >>> describe(None)
     'None'
     """
@@ -74,6 +77,12 @@ def describe(value: Any, *, max_items: int = 8) -> str:
     if _is_tensor(value):
         arr = value.detach().cpu().numpy()
         return "tensor " + describe(arr, max_items=max_items)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        # A 0-d array (e.g. ``np.mean(x)`` kept as an array, or a scalar tensor)
+        # reads as the number it holds, with its dtype.
+        item = value.item()
+        text = format_float(item) if isinstance(item, float) else repr(item)
+        return f"{text}  ({value.dtype})"
     if isinstance(value, np.ndarray):
         with np.printoptions(precision=6, threshold=max_items, edgeitems=3, suppress=False):
             text = repr(value)
@@ -148,7 +157,9 @@ class Check:
             if not self.quiet:
                 print(f"✅ {self.name}: all {self.count} checks passed.")
             return False
-        if issubclass(exc_type, CheckFailed):
+        if issubclass(exc_type, CheckFailed) or not issubclass(exc_type, Exception):
+            # KeyboardInterrupt (Ctrl-C, or nbgrader's cell timeout interrupting
+            # the kernel), SystemExit and the like pass through unchanged.
             return False
         # An unexpected error inside the checker itself: still give the student
         # a message rather than a traceback, but say whose fault it is.

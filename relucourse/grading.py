@@ -41,7 +41,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from .authoring import ROOT, solution_paths
+import nbformat
+
+from .authoring import ROOT, SOLUTIONS_TITLE, STUDENT_TITLE, dumps, solution_paths
 
 #: The default course folder (inside the repository, ignored by git).
 DEFAULT_FOLDER = ROOT / "nbgrader-course"
@@ -83,6 +85,24 @@ def assignment_id(solution: Path) -> str:
     return f"ex{solution.name[:2]}"
 
 
+def _write_source(solution: Path, target: Path) -> None:
+    """Copy a solutions notebook to ``target``, its title turned into the students' one.
+
+    nbgrader releases the source notebook's cells as they are, so the heading
+    "# Solutions N" becomes "# Exercises N" here (the same change
+    :func:`relucourse.authoring.make_exercise` makes), and the released
+    notebooks and the feedback say "Exercises N". Nothing else changes.
+    """
+    solution, target = Path(solution), Path(target)  # not a file descriptor, say
+    nb = nbformat.read(solution, as_version=4)
+    title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
+    if title is not None and title.source.startswith(SOLUTIONS_TITLE):
+        title.source = STUDENT_TITLE + title.source[len(SOLUTIONS_TITLE):]
+        target.write_text(dumps(nb), encoding="utf-8")
+    else:
+        shutil.copyfile(solution, target)
+
+
 def init(folder: Path, *, course_id: str = "relu", timeout: int = 60,
          chapters: list[str] | None = None, solutions: list[Path] | None = None) -> list[str]:
     """Create (or update) an nbgrader course folder; return the assignment ids.
@@ -111,7 +131,7 @@ def init(folder: Path, *, course_id: str = "relu", timeout: int = 60,
     for path in paths:
         target = folder / "source" / assignment_id(path)
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target / path.name)
+        _write_source(path, target / path.name)
         ids.append(assignment_id(path))
     return ids
 

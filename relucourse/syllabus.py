@@ -255,9 +255,14 @@ def syllabus_text(chapter_list: list[Chapter], width: int = 79) -> str:
         lines.append(f"   Time: about {ch.minutes} min to read and run + {ch.exercise_minutes} min of exercises")
         lines += [textwrap.fill(plain_text(o, chapter_list), width, initial_indent="   - ",
                                 subsequent_indent="     ") for o in ch.objectives]
-        prereq = "; ".join(plain_text(p, chapter_list) for p in ch.prerequisites) or "none"
-        lines.append(textwrap.fill(f"Prerequisites: {prereq}", width, initial_indent="   ",
-                                   subsequent_indent="     "))
+        # One prerequisite a line: each starts with a capital, so joined into a
+        # sentence they would read oddly ("...functions; Matrix-vector ...").
+        if ch.prerequisites:
+            lines.append("   Prerequisites:")
+            lines += [textwrap.fill(plain_text(p, chapter_list), width, initial_indent="     * ",
+                                    subsequent_indent="       ") for p in ch.prerequisites]
+        else:
+            lines.append("   Prerequisites: none")
     lines.append(f"Total: about {total / 60:.1f} hours ({len(chapter_list)} chapters)")
     return "\n".join(lines)
 
@@ -272,9 +277,10 @@ def syllabus_markdown(chapter_list: list[Chapter]) -> str:
         lines += [f"## {ch.number}. {ch.title}", "",
                   f"*Time:* about {ch.minutes} minutes to read and run, "
                   f"plus {ch.exercise_minutes} minutes of exercises.", "",
-                  "*Prerequisites:* "
-                  + ("; ".join(plain_text(p, chapter_list) for p in ch.prerequisites) or "none") + ".", "",
-                  "*After this chapter you can:*", ""]
+                  "*Prerequisites:*" + ("" if ch.prerequisites else " none."), ""]
+        if ch.prerequisites:
+            lines += [f"- {plain_text(p, chapter_list)}" for p in ch.prerequisites] + [""]
+        lines += ["*After this chapter you can:*", ""]
         lines += [f"- {plain_text(o, chapter_list)}" for o in ch.objectives]
         lines.append("")
     return "\n".join(lines)
@@ -295,6 +301,18 @@ def syllabus_csv(chapter_list: list[Chapter]) -> str:
 FORMATS = {"text": syllabus_text, "markdown": syllabus_markdown, "csv": syllabus_csv}
 
 
+def default_folder() -> Path:
+    """``chapters`` in the current folder if there is one, else the repository's.
+
+    The repository is the folder that holds the ``relucourse`` package, so the
+    command also works from a subfolder such as ``nbgrader-course/``.
+    """
+    here = Path("chapters")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "chapters"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print a syllabus: ``python -m relucourse.syllabus [chapters-folder] [--format text|markdown|csv]``."""
     if argv is not None and not all(isinstance(a, str) for a in argv):
@@ -303,12 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m relucourse.syllabus",
         description="Print the course syllabus (objectives, prerequisites and times of every chapter), "
                     "read from the chapters' front matter.")
-    parser.add_argument("folder", nargs="?", default="chapters",
-                        help="the folder with the chapter pages NN_topic.md (default: chapters)")
+    parser.add_argument("folder", nargs="?", default=None,
+                        help="the folder with the chapter pages NN_topic.md (default: chapters/ in "
+                             "the current folder, else the course repository's chapters/)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="text",
                         help="plain text (default), a Markdown document or CSV")
     args = parser.parse_args(argv)
-    folder = Path(args.folder)
+    folder = Path(args.folder) if args.folder is not None else default_folder()
     if not folder.is_dir():
         parser.error(f"no such folder: {folder}")
     try:

@@ -62,15 +62,26 @@ def update(root: Path, folder: str = FOLDER) -> tuple[list[Path], list[Path]]:
     return copied, kept
 
 
-def lab_command(root: Path = ROOT, folder: str = FOLDER) -> list[str]:
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def lab_command(root: Path = ROOT, folder: str = FOLDER, *, as_root: bool | None = None) -> list[str]:
     """The command that starts JupyterLab at the repository root, showing ``folder``.
 
     The root stays the repository so that links from the notebooks to the
-    chapters (``../chapters/...``) open too.
+    chapters (``../chapters/...``) open too. Run as root (``as_root``; by
+    default: is this process root?), as in many containers, the command has
+    ``--allow-root``, without which Jupyter refuses to start.
     """
+    if as_root is None:
+        as_root = _is_root()
     jupyter = Path(sys.executable).parent / "jupyter"
-    return [str(jupyter), "lab", f"--ServerApp.root_dir={Path(root).resolve()}",
-            f"--FileContentsManager.preferred_dir={folder}"]
+    command = [str(jupyter), "lab", f"--ServerApp.root_dir={Path(root).resolve()}",
+               f"--FileContentsManager.preferred_dir={folder}"]
+    if as_root:
+        command.append("--allow-root")
+    return command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,12 +97,28 @@ def main(argv: list[str] | None = None) -> int:
         copied, kept = update(ROOT)
     except FileNotFoundError as exc:
         parser.error(str(exc))
+    try:
+        code = _report(copied, kept, lab=args.lab)
+        sys.stdout.flush()  # a broken pipe shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (``... | head``): stop quietly. Point stdout at
+        # devnull so that the interpreter's final flush does not fail again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 0
+
+
+def _report(copied: list[Path], kept: list[Path], *, lab: bool) -> int:
     for path in copied:
         print(f"copied: {FOLDER}/{path.name}")
     if kept:
         print(f"kept as they are: {len(kept)} notebook(s) already in {FOLDER}/")
-    command = lab_command()
-    if args.lab:
+    command = lab_command(ROOT)
+    if lab:
         print("starting JupyterLab (stop it with Ctrl-C) ...", flush=True)
         os.execv(command[0], command)
     print(f"Work in {ROOT / FOLDER}; no course command writes there. Open it in JupyterLab with")

@@ -61,6 +61,25 @@ def test_checker_bug_is_reported_as_such():
         broken_checker(None)
 
 
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit, GeneratorExit])
+def test_an_interrupt_is_not_reported_as_a_checker_bug(interrupt):
+    """Ctrl-C, or nbgrader's timeout interrupting the kernel, passes through unchanged."""
+    with pytest.raises(interrupt):
+        with Check("demo", quiet=True):
+            raise interrupt()
+
+
+def test_a_0d_array_reads_as_a_number():
+    assert describe(np.array(2 / 3)) == "0.6666666667  (float64)"
+    assert describe(np.array(2.0, dtype=np.float32)) == "2.0  (float32)"
+    assert describe(np.array(3)) == "3  (int64)"
+    assert describe(np.array(True)) == "True  (bool)"
+    import torch
+    assert describe(torch.tensor(0.5)) == "tensor 0.5  (float32)"
+    for text in map(describe, (np.array(0.25), torch.tensor(1.0))):
+        assert "array(" not in text and "shape" not in text, text
+
+
 def test_jupyter_shows_message_without_traceback():
     err = CheckFailed("❌ line one\n   line two")
     assert err._render_traceback_() == ["❌ line one", "   line two"]

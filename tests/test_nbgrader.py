@@ -227,7 +227,7 @@ def submission(source_nb, release_nb, *, broken_kinds: dict[str, str], delete: s
 
 def source_nb_number(source_nb) -> str:
     title = source_nb.cells[0].source
-    match = re.match(r"# Solutions (\d+)", title)
+    match = re.match(r"# Exercises (\d+)", title)
     assert match, title
     return f"{int(match.group(1)):02d}"
 
@@ -347,7 +347,13 @@ def test_init_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "relucourse.grading", "init", str(tmp_path / "c"),
                              "--chapters", SOLUTIONS[0].name[:2]], capture_output=True, text=True, env=_env())
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "c" / "source" / f"ex{SOLUTIONS[0].name[:2]}" / SOLUTIONS[0].name).exists()
+    source = tmp_path / "c" / "source" / f"ex{SOLUTIONS[0].name[:2]}" / SOLUTIONS[0].name
+    # The source notebook is the solutions notebook with the students' title
+    # ("# Exercises N"), so released notebooks and feedback carry that title.
+    ours, theirs = nbformat.read(SOLUTIONS[0], as_version=4), nbformat.read(source, as_version=4)
+    assert theirs.cells[0].source.startswith("# Exercises ")
+    assert theirs.cells[0].source == ours.cells[0].source.replace("# Solutions ", "# Exercises ", 1)
+    assert theirs.cells[1:] == ours.cells[1:]
     assert "nbgrader generate_assignment" in result.stdout
     config = (tmp_path / "c" / "nbgrader_config.py").read_text(encoding="utf-8")
     assert "add_missing_cells = True" in config and 'os.environ["PATH"]' in config

@@ -66,6 +66,27 @@ def test_folder_argument_and_default_from_elsewhere(tmp_path):
     assert result.returncode == 0 and "Total: about" in result.stdout
 
 
+def test_default_folder_from_a_subfolder_of_the_repository(tmp_path):
+    """After `cd nbgrader-course` (no chapters/ there) the repository's chapters are used."""
+    sub = tmp_path / "nbgrader-course"
+    sub.mkdir()
+    result = run(cwd=sub)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == run().stdout
+
+
+def test_prerequisites_are_a_list_one_per_line():
+    out = run().stdout
+    first = syllabus.chapters(CHAPTERS)[0]
+    assert len(first.prerequisites) > 1
+    for prereq in first.prerequisites:
+        text = syllabus.plain_text(prereq, syllabus.chapters(CHAPTERS))
+        assert f"\n     * {text}" in out or f"\n     * {text[:40]}" in out
+    assert "; " + syllabus.plain_text(first.prerequisites[1])[:20] not in out
+    md = run("--format", "markdown").stdout
+    assert f"\n- {syllabus.plain_text(first.prerequisites[1], syllabus.chapters(CHAPTERS))}\n" in md
+
+
 @pytest.mark.parametrize("case", ["missing folder", "empty folder", "no front matter", "no course block",
                                   "bad format"])
 def test_errors_are_clear_and_exit_non_zero(tmp_path, case):

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,47 @@ def test_command_line_prints_how_to_open_jupyterlab():
     assert result.returncode == 0 and "--lab" in result.stdout
     command = workspace.lab_command()
     assert command[1] == "lab" and f"--FileContentsManager.preferred_dir={workspace.FOLDER}" in command
+
+
+def test_lab_command_allows_root_only_as_root(monkeypatch):
+    """Jupyter refuses to start as root ("Use --allow-root"), as in many containers."""
+    assert "--allow-root" in workspace.lab_command(as_root=True)
+    assert "--allow-root" not in workspace.lab_command(as_root=False)
+    monkeypatch.setattr(workspace.os, "geteuid", lambda: 0, raising=False)
+    assert workspace.lab_command()[-1] == "--allow-root"
+    monkeypatch.setattr(workspace.os, "geteuid", lambda: 1000, raising=False)
+    assert "--allow-root" not in workspace.lab_command()
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_printed_and_started_commands_allow_root_as_root(tmp_path, monkeypatch, capsys, root):
+    _copy_exercises(tmp_path, workspace.exercise_notebooks(ROOT)[:1])
+    monkeypatch.setattr(workspace, "ROOT", tmp_path)
+    monkeypatch.setattr(workspace.os, "geteuid", lambda: 0 if root else 1000, raising=False)
+    assert workspace.main([]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if " lab " in line]
+    assert len(printed) == 1 and printed[0].endswith("--allow-root") == root
+    started = []
+    monkeypatch.setattr(workspace.os, "execv", lambda path, args: started.append(args))
+    workspace.main(["--lab"])
+    assert len(started) == 1 and ("--allow-root" in started[0]) == root
+
+
+def test_a_closed_pipe_is_handled_quietly(tmp_path):
+    """`python -m relucourse.workspace | head`: no BrokenPipeError traceback."""
+    _copy_exercises(tmp_path)
+    script = ("import pathlib, sys\nfrom relucourse import workspace\n"
+              "workspace.ROOT = pathlib.Path(sys.argv[1])\nraise SystemExit(workspace.main([]))\n")
+    # The reader closes its end before the command writes anything.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], stdout=writer,
+                                stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(writer)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert len(list((tmp_path / workspace.FOLDER).glob("*.ipynb"))) == len(workspace.exercise_notebooks(ROOT))
 
 
 def test_git_and_the_book_ignore_my_work():
