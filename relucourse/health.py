@@ -47,7 +47,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .diagnostics import OUTPUT_CRITERION, RELU_FAMILY, DiagnosticError
+from .diagnostics import OUTPUT_CRITERION, RELU_FAMILY, DiagnosticError, _expected_input, _shape_text
 
 __all__ = ["ACTIVATION_TYPES", "BOUNDED", "SECTIONS", "ActivationStats", "ParameterStats",
            "Finding", "HealthReport", "health_report", "DiagnosticError"]
@@ -320,24 +320,9 @@ def _finite(x) -> bool:
     return bool(torch.isfinite(t).all())
 
 
-def _shape_text(x) -> str:
-    if torch.is_tensor(x):
-        return str(tuple(x.shape))
-    if isinstance(x, (tuple, list)):
-        return "(" + ", ".join(_shape_text(a) for a in x) + ")"
-    return type(x).__name__
-
-
 def _expects(module: nn.Module) -> str:
-    if isinstance(module, nn.Linear):
-        return f" but expects (N, {module.in_features})"
-    if isinstance(module, nn.Conv1d):
-        return f" but expects (N, {module.in_channels}, length)"
-    if isinstance(module, nn.Conv2d):
-        return f" but expects (N, {module.in_channels}, height, width)"
-    if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        return f" but expects {module.num_features} features or channels in dimension 1"
-    return ""
+    expected = _expected_input(module)
+    return f" but expects {expected}" if expected else ""
 
 
 class _Recorder:
