@@ -106,15 +106,6 @@ def test_no_serious_accessibility_violations(reports):
     _fail_on(reports, "axe", "serious or critical axe-core violations")
 
 
-# The two checks below are about the chapters' and solutions' content (code lines, output
-# lines, equation and figure sizes), which their authors are fixing for issue 9. Until
-# they pass, they are reported as expected failures WITH their full list of offenders
-# (pytest -rx shows it); once they pass, delete the two markers so they guard for good.
-CONTENT_PENDING = pytest.mark.xfail(
-    reason="issue 9: chapter/solution content still too wide (see the list); remove when fixed",
-    strict=False)
-
-
 def test_nothing_clipped_at_1280px(reports):
     _fail_on(reports, "clipped", "clipped code cells, outputs or equations at 1280 px")
 

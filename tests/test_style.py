@@ -31,9 +31,6 @@ def _chapter_code_cells(path: Path) -> list[str]:
     return cleaned
 
 
-#: The set-up cell's canonical text is written by relucourse.authoring; it is checked
-#: like every other cell (its URL sits in a variable so that every line fits).
-SETUP_MARKER = "# Set-up: in Colab or Binder"
 
 
 def _sources(path: Path) -> list[str]:
