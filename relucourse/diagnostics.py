@@ -1,25 +1,31 @@
-"""Find dead ReLU units in any PyTorch model, and watch them during training.
+"""Find dead units in any PyTorch model, and watch them during training.
 
-:func:`dead_units` walks a model's module tree, finds every ReLU-family
-activation module (``nn.ReLU``, ``nn.LeakyReLU``, ``nn.PReLU``, ``nn.ELU``,
-``nn.GELU``, ``nn.SiLU``, ... see :data:`RELU_FAMILY`), runs the model over
-some inputs in batches and reports, per activation module, how many of its
-units were never active on those inputs.
+:func:`dead_units` is one view of the inspection core
+(:mod:`relucourse.inspection`), of which chapter 6's
+:func:`relucourse.health.health_report` is the other: the same recorder, the
+same batches, the same mode and the same definition of "dead", so the two
+agree on the same model and data. It runs the model over some inputs in
+batches and reports, per activation (a module such as ``nn.ReLU`` or
+transformers' ``GELUActivation``, or a function such as ``F.relu`` called in
+``forward``), how many of its units were dead on those inputs.
 
-* A *unit* is one feature of an output of shape (N, F) and one channel of an
-  output of shape (N, C, ...). A channel counts as active if any of its
-  positions is. For channels-last outputs, such as a transformer's
-  (N, tokens, features), pass ``unit_dim=-1``.
-* *Never active* means: output <= 0 on every input for ``nn.ReLU`` and
-  ``nn.ReLU6`` (their output is 0 exactly when the unit is off), and
-  pre-activation (the module's input) <= 0 on every input for the other
-  modules, whose output is not 0 when the unit is off.
-* The pass runs in eval mode under ``torch.no_grad()``; afterwards every hook is
-  removed and every submodule's train/eval flag is restored, and the
-  parameters are untouched.
-* Only modules can be seen. ``F.relu(x)`` or ``x.clamp(min=0)`` written inside
-  a ``forward`` method runs no module hook, so such activations are invisible
-  to this tool (and to any tool built on module hooks).
+* A *unit* is one feature or channel: the last dimension after a linear
+  layer (``(N, F)``, a transformer's ``(N, tokens, F)``), dimension 1 after a
+  convolution or batch normalisation (``(N, C, H, W)``); ``unit_dim`` sets it
+  by hand. A unit is on if it is on at any position.
+* *Dead* means: on every input the unit sits where its activation's slope is
+  at most 0.01. For ReLU and ReLU6 that is output 0 (input <= 0); for
+  LeakyReLU(0.01) input <= 0; for Hardswish input <= -3; for GELU, SiLU,
+  ELU, Softplus, Mish, SELU input below the point under which their slope
+  stays within 0.01 of 0 (about -3.1 for GELU, -6.3 for SiLU). An activation
+  whose slope below 0 stays larger (PReLU at 0.25, RReLU) has no off state:
+  it is listed as not judged, with the slope its units keep.
+* The pass runs in training mode by default (``train_mode=True``), as the
+  health report's does: batch normalisation uses each batch's statistics.
+  ``train_mode=False`` gives what the model computes at test time. Afterwards
+  every hook is removed and every flag, buffer and ``.grad`` is restored.
+* What the tool cannot see (the gates inside ``nn.LSTM``'s fused kernel, for
+  example) is listed in :attr:`DeadUnitReport.unseen` and printed.
 
 >>> import torch
 >>> from torch import nn
@@ -44,17 +50,21 @@ batch.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
+from .inspection import (MODULE_KINDS, DiagnosticError, SiteStats, inspect_model, locate_failure,
+                         module_kind, slope_text)
+
 __all__ = ["RELU_FAMILY", "OUTPUT_CRITERION", "LayerDeadUnits", "DeadUnitReport", "dead_units",
            "find_activations", "DeadUnitRecorder", "gradient_norms", "DiagnosticError"]
 
-#: Activation module classes the tool looks for. ReLU and ReLU6 are judged by
-#: their output, the others by their input (see :data:`OUTPUT_CRITERION`).
+#: The ReLU family of torch.nn activation classes (chapter 5). The tool sees
+#: more than these: every activation of :data:`relucourse.inspection.KINDS`.
 RELU_FAMILY: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU,
     nn.GELU, nn.SiLU, nn.Mish, nn.Softplus, nn.Hardswish,
@@ -64,22 +74,21 @@ RELU_FAMILY: tuple[type[nn.Module], ...] = (
 OUTPUT_CRITERION: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 
 
-class DiagnosticError(ValueError):
-    """The diagnostic could not run; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class LayerDeadUnits:
-    """Dead units of one activation module (one call site, if the module is called twice).
+    """Dead units of one activation (one call site, if it is called twice).
 
-    ``name`` is the qualified module name (``"encoder.2"``), ``kind`` the module
-    class name, ``units`` the number of features or channels, ``dead`` how many
-    were never active, ``fraction`` = dead / units. ``dead_index`` lists the dead
-    units, ``active_fraction`` is the share of all (input, unit) entries that
-    were active (for channels: (input, channel, position) entries),
-    ``criterion`` says what "active" meant for this module, and ``nan_units``
-    counts units that produced NaN on some input (a diverged model; NaN
-    entries are counted as inactive).
+    ``name`` is the qualified module name (``"encoder.2"``) or, for a function
+    called in ``forward``, the calling module's name and the function
+    (``"block/relu"``); ``kind`` the class or function name, ``units`` the
+    number of features or channels, ``dead`` how many were dead, ``fraction``
+    = dead / units. ``dead_index`` lists the dead units, ``active_fraction``
+    is the share of all (input, unit, position) entries whose input was > 0,
+    ``criterion`` is "output" (ReLU, ReLU6) or "input" (the others),
+    ``threshold`` the input at or below which a unit is off for good,
+    ``inputs`` the number of inputs the counts rest on, ``off`` the units
+    whose input never crossed 0, and ``nan_units`` the units that produced
+    NaN on some input (a diverged model; NaN counts as not on).
     """
 
     name: str
@@ -91,14 +100,36 @@ class LayerDeadUnits:
     criterion: str
     dead_index: tuple[int, ...] = field(repr=False, default=())
     nan_units: int = 0
+    threshold: float = 0.0
+    inputs: int = 0
+    off: int = 0
+
+
+def _layer_record(site: SiteStats, name: str) -> LayerDeadUnits:
+    dead_mask = site.dead_mask()
+    dead = int(dead_mask.sum())
+    return LayerDeadUnits(
+        name=name, kind=site.label, units=site.units, dead=dead,
+        fraction=dead / site.units if site.units else 0.0,
+        active_fraction=site.positive / site.entries if site.entries else 0.0,
+        criterion=site.criterion, dead_index=tuple(torch.nonzero(dead_mask).flatten().tolist()),
+        nan_units=0 if site.nan is None else int(site.nan.sum()), threshold=float(site.threshold),
+        inputs=site.inputs, off=int(site.off_mask().sum()))
 
 
 @dataclass(frozen=True)
 class DeadUnitReport:
-    """What :func:`dead_units` found: one :class:`LayerDeadUnits` per activation, in call order."""
+    """What :func:`dead_units` found: one :class:`LayerDeadUnits` per activation with an off state, in call order.
+
+    ``not_judged`` lists (name, kind, what slope its units keep) for the
+    activations without an off state; ``unseen`` lists (layer, class, why)
+    for what the tool could not see.
+    """
 
     layers: list[LayerDeadUnits]
     samples: int
+    not_judged: list[tuple[str, str, str]] = field(default_factory=list)
+    unseen: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def units(self) -> int:
@@ -124,13 +155,15 @@ class DeadUnitReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain Python data: ``{"samples": n, "layers": [{"name": ..., "kind": ..., ...}, ...]}``."""
         return {"samples": self.samples,
-                "layers": [{**asdict(r), "dead_index": list(r.dead_index)} for r in self.layers]}
+                "layers": [{**asdict(r), "dead_index": list(r.dead_index)} for r in self.layers],
+                "not_judged": [list(x) for x in self.not_judged],
+                "unseen": [list(x) for x in self.unseen]}
 
     def __str__(self) -> str:
         header = ["layer", "kind", "units", "dead", "dead %", "active %", "criterion"]
         rows = [[r.name, r.kind, str(r.units), str(r.dead), f"{100 * r.fraction:.1f}",
-                 f"{100 * r.active_fraction:.1f}", _criterion_text(r.criterion)] for r in self.layers]
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+                 f"{100 * r.active_fraction:.1f}", _criterion_text(r)] for r in self.layers]
+        widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
         right = {2, 3, 4, 5}
 
         def fmt(cells):
@@ -141,6 +174,14 @@ class DeadUnitReport:
         broken = [f"{r.name} ({r.nan_units} units)" for r in self.layers if r.nan_units]
         if broken:
             lines.append(f"NaN outputs in {', '.join(broken)}: the model has diverged (NaN counted as inactive).")
+        notes = []
+        if self.not_judged:
+            notes.append("Not judged (no off state): " + "; ".join(
+                f"{n} ({k}: {why})" for n, k, why in self.not_judged) + ".")
+        if self.unseen:
+            notes.append("Not seen: " + "; ".join(f"{n} ({c}): {why}" for n, c, why in self.unseen) + ".")
+        for note in notes:
+            lines.append(textwrap.fill(note, 74, subsequent_indent="  "))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -166,304 +207,103 @@ class DeadUnitReport:
         return ax
 
 
-def _criterion_text(criterion: str) -> str:
-    return "output <= 0" if criterion == "output" else "input <= 0"
+def _criterion_text(r: LayerDeadUnits) -> str:
+    if r.criterion == "output":
+        return "output <= 0"
+    return f"input <= {r.threshold:g}"
 
 
-def find_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The ReLU-family modules of ``model`` as (qualified name, module), in registration order.
+def find_activations(model: nn.Module, activations: Mapping | None = None) -> list[tuple[str, nn.Module]]:
+    """The activation modules of ``model`` as (qualified name, module), in registration order.
 
-    A module registered under several names is listed once, under its first name.
+    A module registered under several names is listed once, under its first
+    name. Activation functions called in ``forward`` are found only by running
+    the model (:func:`dead_units` does).
+
+    Args: model: the model; activations: extra ``{class or class name: kind}``.
+    Returns: the list.
+    Raises: nothing.
     """
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, RELU_FAMILY)]
+    return [(name, m) for name, m in model.named_modules() if module_kind(m, activations) is not None]
 
 
-def _no_activations_message(model: nn.Module) -> str:
-    return (f"found no ReLU-family activation module in {type(model).__name__}. The tool sees only "
-            f"activation modules ({', '.join(c.__name__ for c in RELU_FAMILY)}). Activations written as "
-            "function calls inside forward(), such as F.relu(x), torch.relu(x) or x.clamp(min=0), run no "
-            "module hook and are invisible to it: replace them with modules (self.act = nn.ReLU() in "
-            "__init__, self.act(x) in forward) to diagnose them.")
+def _display_names(sites: list[SiteStats], names: Mapping[str, str] | None) -> list[str]:
+    """The names shown in reports: ``names[base name]`` (plus "(call k)") if given, else the site's name."""
+    def base(name):
+        return name.split(" (call ")[0]
 
-
-def _batches(inputs, batch_size: int) -> Iterator[Any]:
-    """Yield model inputs: slices of a tensor/array, or the items of an iterable (first element of pairs)."""
-    if batch_size < 1:
-        raise DiagnosticError(f"batch_size must be a positive integer, got {batch_size}.")
-    if inputs is None:
-        raise DiagnosticError("inputs is None; pass a tensor of inputs or an iterable of batches.")
-    if not torch.is_tensor(inputs) and type(inputs).__module__ == "numpy":
-        inputs = torch.as_tensor(inputs)
-        if inputs.is_floating_point():
-            inputs = inputs.float()
-    if torch.is_tensor(inputs):
-        if inputs.dim() == 0:
-            raise DiagnosticError("inputs is a 0-d tensor (a single number); pass a batch of shape "
-                                  "(N, features) or (N, channels, ...).")
-        for start in range(0, inputs.shape[0], batch_size):
-            yield inputs[start:start + batch_size]
-        return
-    try:
-        iterator = iter(inputs)
-    except TypeError:
-        raise DiagnosticError(f"inputs must be a tensor, an array or an iterable of batches, "
-                              f"not {type(inputs).__name__}.") from None
-    for item in iterator:
-        if isinstance(item, (tuple, list)):
-            if not item:
-                raise DiagnosticError("an (inputs, targets) item of the iterable is empty.")
-            item = item[0]
-        if not torch.is_tensor(item):
-            if type(item).__module__ == "numpy":
-                item = torch.as_tensor(item)
-                if item.is_floating_point():
-                    item = item.float()
-            else:
-                raise DiagnosticError(f"each batch must be a tensor or an (inputs, targets) pair, "
-                                      f"not {type(item).__name__}.")
-        yield item
-
-
-class _Site:
-    """Accumulated statistics of one activation call site: per-unit counts of active entries."""
-
-    def __init__(self, name: str, module: nn.Module, criterion: str, unit_dim: int = 1):
-        self.name, self.module, self.criterion, self.unit_dim = name, module, criterion, unit_dim
-        self.counts: torch.Tensor | None = None
-        self.nan: torch.Tensor | None = None
-        self.entries = 0
-        self.shape: tuple[int, ...] | None = None
-
-    def update(self, t: torch.Tensor) -> None:
-        if not torch.is_tensor(t) or t.dim() < 2:
-            shape = tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
-            raise DiagnosticError(
-                f"layer '{self.name}' ({type(self.module).__name__}) produced an "
-                f"{'output' if self.criterion == 'output' else 'input'} of shape {shape}; the tool needs "
-                "a batch dimension first, then features (N, F) or channels (N, C, ...).")
-        if not -t.dim() <= self.unit_dim < t.dim() or self.unit_dim % t.dim() == 0:
-            raise DiagnosticError(
-                f"layer '{self.name}' ({type(self.module).__name__}) gave a tensor of shape {tuple(t.shape)}, "
-                f"in which unit_dim={self.unit_dim} is not a dimension after the batch dimension; use 1 for "
-                "(N, F) or (N, C, ...) and -1 for channels-last outputs.")
-        unit_dim = self.unit_dim % t.dim()
-        units = t.shape[unit_dim]
-        if self.counts is not None and units != self.counts.numel():
-            raise DiagnosticError(
-                f"layer '{self.name}' ({type(self.module).__name__}) had {self.counts.numel()} units "
-                f"(shape {self.shape}) on an earlier batch but {units} (shape {tuple(t.shape)}) now; "
-                "every batch must give the layer the same number of features or channels.")
-        self.shape = tuple(t.shape)
-        dims = [d for d in range(t.dim()) if d != unit_dim]
-        t = t.detach()
-        if not t.is_floating_point():
-            t = t.float()
-        # sign(relu(t)) is 1 where t > 0 and 0 elsewhere; summing it counts active entries per unit.
-        # (This is several times faster than summing the boolean t > 0 on CPU.)
-        # torch.sign(nan) is 0, so NaN entries count as inactive, as they would with t > 0.
-        counts = torch.relu(t).sign_().sum(dim=dims).double()  # float64: exact totals over many batches
-        if t.numel() and torch.isnan(t.amax()):                # amax propagates NaN: a cheap test
-            nan = torch.isnan(t).sum(dim=dims) > 0
-            self.nan = nan if self.nan is None else self.nan | nan
-        self.counts = counts if self.counts is None else self.counts + counts
-        self.entries += t.numel()
-
-    def record(self) -> LayerDeadUnits:
-        counts = self.counts.cpu()
-        dead_mask = counts == 0
-        units = dead_mask.numel()
-        dead = int(dead_mask.sum())
-        return LayerDeadUnits(
-            name=self.name, kind=type(self.module).__name__, units=units, dead=dead,
-            fraction=dead / units if units else 0.0,
-            active_fraction=float(counts.sum()) / self.entries if self.entries else 0.0,
-            criterion=self.criterion,
-            dead_index=tuple(torch.nonzero(dead_mask).flatten().tolist()),
-            nan_units=0 if self.nan is None else int(self.nan.sum()))
-
-
-def _model_device(model: nn.Module) -> torch.device | None:
-    for p in model.parameters():
-        return p.device
-    return None
-
-
-def _display_names(found: list[tuple[str, nn.Module]], names: Mapping[str, str] | None) -> dict[int, str]:
-    """id(module) -> the name shown in reports: ``names[qualified name]`` if given, else the qualified name."""
-    qualified = [n for n, _ in found]
+    bases = list(dict.fromkeys(base(s.name) for s in sites))
     if names is None:
         names = {}
     if not isinstance(names, Mapping):
-        raise DiagnosticError(f"names must be a dict from module names to display names, not "
-                              f"{type(names).__name__}; the activation modules are {qualified}.")
-    unknown = [k for k in names if k not in qualified]
+        raise DiagnosticError(f"names must be a dict from layer names to display names, not "
+                              f"{type(names).__name__}; the activation layers are {bases}.")
+    unknown = [k for k in names if k not in bases]
     if unknown:
         raise DiagnosticError(f"names gives display names for {unknown}, which are not activation modules of "
-                              f"this model; its activation modules (model.named_modules()) are {qualified}.")
+                              f"this model; its activation layers are {bases}.")
     bad = [v for v in names.values() if not isinstance(v, str) or not v.strip()]
     if bad:
         raise DiagnosticError(f"every display name must be a non-empty string; got {bad!r}.")
-    shown = {id(m): names.get(n, n) for n, m in found}
-    if len(set(shown.values())) < len(shown):
-        raise DiagnosticError(f"two activation modules would be shown under the same name: {sorted(shown.values())}.")
+    shown = [names.get(base(s.name), base(s.name)) + s.name[len(base(s.name)):] for s in sites]
+    firsts = [x for x, s in zip(shown, sites) if " (call " not in s.name]
+    if len(set(firsts)) < len(firsts):
+        raise DiagnosticError(f"two activation layers would be shown under the same name: {sorted(firsts)}.")
     return shown
 
 
-def dead_units(model: nn.Module, inputs, *, batch_size: int = 1024, unit_dim: int = 1,
-               names: Mapping[str, str] | None = None) -> DeadUnitReport:
-    """Count, for every ReLU-family activation module of ``model``, the units never active on ``inputs``.
+def dead_units(model: nn.Module, inputs, *, batch_size: int = 256, unit_dim: int | None = None,
+               names: Mapping[str, str] | None = None, train_mode: bool = True,
+               max_batches: int | None = None, activations: Mapping | None = None) -> DeadUnitReport:
+    """Count, for every activation ``model`` uses, the units that are dead on ``inputs``.
 
     ``inputs`` is a tensor or NumPy array whose first dimension indexes
-    samples (it is cut into batches of ``batch_size``), or an iterable of
-    batches: tensors or ``(inputs, targets)`` pairs, such as a
-    ``torch.utils.data.DataLoader``. Only per-unit flags and counts are kept
-    between batches, so memory does not grow with the data.
+    samples (it is cut into batches of ``batch_size``), a tuple (positional
+    inputs) or dict (keyword inputs, ``model(**inputs)``) of such tensors, or
+    an iterable of batches: tensors, dicts or ``(inputs, targets)`` pairs, such
+    as a ``torch.utils.data.DataLoader`` (at most ``max_batches`` of them).
+    Only per-unit maxima and running sums are kept between batches, so memory
+    does not grow with the data.
 
-    The model runs in eval mode under ``torch.no_grad()``; hooks, the
-    train/eval flags of all submodules and the parameters are as before when
-    the function returns (or raises). If a module is called several times in
-    one forward pass, each call gets its own record, named ``"name (call k)"``
-    from the second call on.
+    The model runs in training mode (``train_mode=False``: eval mode) under
+    ``torch.no_grad()``, exactly as :func:`relucourse.health.health_report`
+    runs it, so both count the same dead units; hooks, flags, buffers and
+    ``.grad`` fields are as before when the function returns (or raises).
+    An activation called several times in one forward pass gets one record
+    per call, named ``"name (call k)"`` from the second call on.
 
-    ``unit_dim`` is the dimension of an activation's output that indexes units:
-    1 (the default) for (N, F) and (N, C, ...) outputs; -1 for channels-last
-    outputs such as (N, tokens, features). Every other dimension except the
-    batch is a position: a unit is alive if it is active at any position.
+    ``unit_dim``: None (the default) picks the dimension of units from the
+    layer that produced the activation's input (the last dimension after a
+    linear layer, 1 after a convolution or batch norm); an integer fixes it.
+    ``names`` maps some layer names to the names to show instead, for example
+    ``{"1": "hidden 1", "3": "hidden 2"}``. ``activations`` adds activation
+    classes the tool does not know: ``{MyAct: "gelu"}``.
 
-    Layers are named as ``model.named_modules()`` names them (``"1"`` for the
-    second module of an ``nn.Sequential``, ``"encoder.act"`` in a nested
-    model). ``names`` maps some of those names to the names to show instead,
-    for example ``{"1": "hidden 1", "3": "hidden 2"}``; an ``nn.Sequential``
-    built from an ``OrderedDict`` has readable names of its own.
-
-    Raises :class:`DiagnosticError` (a ``ValueError``) with an explanation when
-    the model has no ReLU-family modules, when ``inputs`` holds no samples, and
-    when the model fails on the inputs (naming the layer and the shapes).
+    Args: model, inputs, batch_size, unit_dim, names, train_mode, max_batches, activations: see above.
+    Returns: a :class:`DeadUnitReport`.
+    Raises: DiagnosticError (a ``ValueError``) with the cause and the fix when
+        the model has no visible activation, ``inputs`` holds no samples, or the
+        model fails on the inputs (naming the layer and the shapes).
     """
-    if not isinstance(model, nn.Module):
-        raise DiagnosticError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
-    if isinstance(unit_dim, bool) or not isinstance(unit_dim, int):
-        raise DiagnosticError(f"unit_dim must be an integer dimension, got {unit_dim!r}.")
-    found = find_activations(model)
-    if not found:
-        raise DiagnosticError(_no_activations_message(model))
-    shown = _display_names(found, names)
-    sites: dict[tuple[int, int], _Site] = {}
-    calls: dict[int, int] = {}
-    order: list[tuple[int, int]] = []
-
-    def site_for(module: nn.Module, criterion: str) -> _Site:
-        k = calls.get(id(module), 0)
-        calls[id(module)] = k + 1
-        key = (id(module), k)
-        if key not in sites:
-            name = shown[id(module)] + ("" if k == 0 else f" (call {k + 1})")
-            sites[key] = _Site(name, module, criterion, unit_dim)
-            order.append(key)
-        return sites[key]
-
-    def pre_hook(module, args):
-        site_for(module, "input").update(args[0] if args else None)
-
-    def post_hook(module, args, output):
-        site_for(module, "output").update(output)
-
-    modules = list(model.modules())
-    modes = [m.training for m in modules]
-    handles = []
-    samples = 0
-    device = _model_device(model)
-    try:
-        for _, m in found:
-            if isinstance(m, OUTPUT_CRITERION):
-                handles.append(m.register_forward_hook(post_hook))
-            else:
-                handles.append(m.register_forward_pre_hook(pre_hook))
-        model.eval()
-        with torch.no_grad():
-            for batch in _batches(inputs, batch_size):
-                if batch.dim() == 0 or batch.shape[0] == 0:
-                    continue
-                if device is not None and batch.device != device:
-                    batch = batch.to(device)
-                calls.clear()
-                try:
-                    model(batch)
-                except DiagnosticError:
-                    raise
-                except (RuntimeError, ValueError, TypeError, IndexError) as err:
-                    for h in handles:
-                        h.remove()
-                    handles.clear()
-                    raise DiagnosticError(_failure_message(model, batch, err)) from err
-                samples += batch.shape[0]
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in zip(modules, modes):
-            m.training = mode
-    if samples == 0:
-        raise DiagnosticError("inputs holds no samples (an empty tensor or an iterable with no batches); "
-                              "a unit can only be called dead on at least one input.")
-    if not sites:
+    info = inspect_model(model, inputs, batch_size=batch_size, max_batches=max_batches, unit_dim=unit_dim,
+                         train_mode=train_mode, activations=activations, backward=False,
+                         tool="dead_units")
+    shown = _display_names(info.sites, names)
+    layers, not_judged = [], []
+    for site, name in zip(info.sites, shown):
+        if site.threshold is None:
+            if site.kind in ("prelu", "rrelu", "leaky_relu"):
+                not_judged.append((name, site.label, f"keeps {slope_text(site.kind, site.slope)}"))
+            continue
+        layers.append(_layer_record(site, name))
+    if not layers and not not_judged:
+        kinds = sorted({s.label for s in info.sites})
         raise DiagnosticError(
-            f"the model ran, but none of its activation modules ({', '.join(n for n, _ in found)}) was "
-            "called, so forward() does not use them. Activations written as function calls inside "
-            "forward(), such as F.relu(x), run no module hook and are invisible to this tool: call the "
-            "modules instead (self.act(x)) to diagnose them.")
-    return DeadUnitReport(layers=[sites[k].record() for k in order], samples=samples)
-
-
-def _locate_failure(model: nn.Module, batch: torch.Tensor):
-    """Run ``batch`` again with a hook on every module; return the innermost module running when it failed."""
-    stack: list[tuple[str, nn.Module, tuple]] = []
-    handles = []
-    for name, m in model.named_modules():
-        handles.append(m.register_forward_pre_hook(
-            lambda mod, args, name=name: stack.append((name, mod, args))))
-        handles.append(m.register_forward_hook(lambda mod, args, out: stack.pop()))
-    try:
-        model(batch)
-    except Exception:  # noqa: BLE001 - the failure we are locating
-        return stack[-1] if stack else None
-    finally:
-        for h in handles:
-            h.remove()
-    return None
-
-
-def _shape_text(x) -> str:
-    if torch.is_tensor(x):
-        return str(tuple(x.shape))
-    if isinstance(x, (tuple, list)):
-        return "(" + ", ".join(_shape_text(a) for a in x) + ")"
-    return type(x).__name__
-
-
-def _failure_message(model, batch, err) -> str:
-    text = f"the model failed on a batch of shape {tuple(batch.shape)}"
-    where = _locate_failure(model, batch)
-    if where is not None and where[1] is not model:
-        name, module, args = where
-        received = _shape_text(args[0]) if len(args) == 1 else _shape_text(args)
-        text += f" in layer '{name}' ({type(module).__name__}), which received an input of shape {received}"
-        expects = _expected_input(module)
-        if expects:
-            text += f" but expects {expects}"
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return f"{text}. PyTorch said: {first_line}"
-
-
-def _expected_input(module: nn.Module) -> str | None:
-    if isinstance(module, nn.Linear):
-        return f"(N, {module.in_features})"
-    if isinstance(module, nn.Conv1d):
-        return f"(N, {module.in_channels}, length)"
-    if isinstance(module, nn.Conv2d):
-        return f"(N, {module.in_channels}, height, width)"
-    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        return f"{module.num_features} features or channels in dimension 1"
-    return None
+            f"dead_units found activations in {type(model).__name__} ({', '.join(kinds)}), but none with an "
+            "off state (a region below 0 where the slope is 0 or nearly): dead units are defined for ReLU, "
+            "ReLU6, LeakyReLU, GELU, SiLU and the like. Use relucourse.health.health_report for the "
+            "saturation of sigmoid and tanh.")
+    return DeadUnitReport(layers=layers, samples=info.samples, not_judged=not_judged, unseen=info.unseen)
 
 
 class DeadUnitRecorder:
@@ -473,7 +313,8 @@ class DeadUnitRecorder:
     :func:`relucourse.training.train_classifier`) or ``recorder.record(model)``.
     ``history[name]`` lists the dead fraction of layer ``name`` per recorded
     epoch, ``epochs`` the epoch numbers and ``reports`` the full reports.
-    ``names`` is passed to :func:`dead_units` (display names for layers).
+    ``names`` and any other keyword (``train_mode``, ``activations``, ...) are
+    passed to :func:`dead_units`.
     Use ``recorder.record(model, epoch=0)`` before training to include the start.
 
     >>> import torch
@@ -485,12 +326,13 @@ class DeadUnitRecorder:
     ([0], ['1'])
     """
 
-    def __init__(self, inputs, *, batch_size: int = 1024, unit_dim: int = 1,
-                 names: Mapping[str, str] | None = None):
+    def __init__(self, inputs, *, batch_size: int = 256, unit_dim: int | None = None,
+                 names: Mapping[str, str] | None = None, **options):
         self.inputs = inputs
         self.batch_size = batch_size
         self.unit_dim = unit_dim
         self.names = names
+        self.options = options
         self.epochs: list[int] = []
         self.reports: list[DeadUnitReport] = []
         self.history: dict[str, list[float]] = {}
@@ -498,7 +340,7 @@ class DeadUnitRecorder:
     def record(self, model: nn.Module, epoch: int | None = None) -> None:
         """Run :func:`dead_units` on the stored inputs and append the result."""
         report = dead_units(model, self.inputs, batch_size=self.batch_size, unit_dim=self.unit_dim,
-                            names=self.names)
+                            names=self.names, **self.options)
         epoch = len(self.epochs) if epoch is None else int(epoch)
         for r in report.layers:
             self.history.setdefault(r.name, [math.nan] * len(self.epochs)).append(r.fraction)
@@ -543,6 +385,10 @@ def gradient_norms(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     batch-norm statistics are updated, no dropout) and its modes are restored.
     ``loss_fn`` defaults to cross-entropy. Parameters the loss does not depend
     on get norm 0.
+
+    Args: model: the model; inputs: one batch; targets: its targets; loss_fn: the loss.
+    Returns: ``{parameter name: gradient norm}``.
+    Raises: DiagnosticError when the model or the loss fails, or nothing is trainable.
     """
     if loss_fn is None:
         loss_fn = nn.CrossEntropyLoss()
@@ -563,7 +409,7 @@ def gradient_norms(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
             try:
                 outputs = model(inputs)
             except (RuntimeError, ValueError, TypeError, IndexError) as err:
-                raise DiagnosticError(_failure_message(model, inputs, err)) from err
+                raise DiagnosticError(locate_failure(model, inputs, err)) from err
             try:
                 loss = loss_fn(outputs, targets)
             except (RuntimeError, ValueError, TypeError, IndexError) as err:

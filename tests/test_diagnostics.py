@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from relucourse import diagnostics  # noqa: E402
+from relucourse import diagnostics, inspection  # noqa: E402
 from relucourse.diagnostics import DeadUnitRecorder, DiagnosticError, dead_units, gradient_norms  # noqa: E402
 
 
@@ -67,8 +67,8 @@ def test_a_unit_active_on_one_input_is_not_dead():
     assert dead_units(model, X[:3]).layers[0].dead == 1        # 0 counts as inactive
 
 
-@pytest.mark.parametrize("act", [nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.CELU, nn.SELU, nn.Mish,
-                                 nn.Hardswish, nn.RReLU, nn.ReLU6, nn.Softplus])
+@pytest.mark.parametrize("act", [nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.CELU, nn.SELU, nn.Mish,
+                                 nn.Hardswish, nn.ReLU6, nn.Softplus])
 def test_relu_family_uses_the_pre_activation(act):
     report = dead_units(make_mlp(act=act), data())
     first = report.layers[0]
@@ -76,11 +76,46 @@ def test_relu_family_uses_the_pre_activation(act):
     assert first.dead_index[:2] == (0, 3)
     expected = "output" if act in (nn.ReLU, nn.ReLU6) else "input"
     assert first.criterion == expected
-    assert ("output <= 0" if expected == "output" else "input <= 0") in str(report)
+    # dead: below the input where the slope stays within 0.01 of 0 (0 for ReLU-like ones)
+    assert first.threshold == inspection.flat_below(inspection.module_kind(act()), 0.01)
+    assert ("output <= 0" if expected == "output" else f"input <= {first.threshold:g}") in str(report)
+
+
+@pytest.mark.parametrize("act", [nn.PReLU, nn.RReLU, lambda: nn.LeakyReLU(0.2)])
+def test_activations_without_an_off_state_are_not_judged_but_named_with_their_slope(act):
+    """Issue 20: "dead" needs an off state; PReLU (0.25), RReLU, LeakyReLU(0.2) keep a slope."""
+    report = dead_units(make_mlp(act=act), data())
+    assert report.layers == []
+    assert [n for n, _, _ in report.not_judged] == ["1", "3"]
+    assert "slope of" in report.not_judged[0][2]
+    assert "Not judged (no off state)" in str(report)
+
+
+def test_smooth_units_that_never_crossed_zero_are_off_not_dead():
+    """EfficientNet's false alarm: a SiLU unit whose input stays in (-1, 0) keeps slope ~0.3."""
+    model = nn.Sequential(nn.Linear(5, 4), nn.SiLU())
+    with torch.no_grad():
+        model[0].weight.mul_(0.01)
+        model[0].bias.copy_(torch.tensor([-0.5, -0.5, 1.0, -100.0]))
+    r = dead_units(model, data()).layers[0]
+    assert r.off == 3 and r.dead == 1 and r.dead_index == (3,)
+
+
+def test_flat_below_matches_the_slopes():
+    for kind, x0 in [("elu", -4.61), ("gelu", -3.07), ("silu", -6.27), ("hardswish", -3.0),
+                     ("softplus", -4.6), ("selu", -5.17)]:
+        assert inspection.flat_below(kind) == x0
+        fn = inspection.KINDS[kind].fn
+        x = torch.linspace(-40, x0, 2000, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(fn(x).sum(), x)
+        assert float(g.abs().max()) <= inspection.FLAT_SLOPE
+    assert inspection.flat_below("leaky_relu", 0.01) == 0.0
+    assert inspection.flat_below("leaky_relu", 0.2) is None
+    assert inspection.flat_below("tanh") is None
 
 
 def test_inplace_relu_and_leaky_relu():
-    for act in (lambda: nn.ReLU(inplace=True), lambda: nn.LeakyReLU(0.1, inplace=True)):
+    for act in (lambda: nn.ReLU(inplace=True), lambda: nn.LeakyReLU(0.01, inplace=True)):
         assert dead_units(make_mlp(act=act), data()).layers[0].dead_index[:2] == (0, 3)
 
 
@@ -171,7 +206,7 @@ def test_restores_hooks_modes_parameters_and_grads():
     hooks = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()]
     r1 = dead_units(model, data())
     r2 = dead_units(model, data())
-    assert r1.to_dict() == r2.to_dict()                         # eval mode: dropout off, deterministic
+    assert r1.to_dict() == r2.to_dict()             # training mode, dropout from a forked random state
     assert [m.training for m in model.modules()] == modes
     assert [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()] == hooks
     for k, v in model.state_dict().items():                    # includes BN running statistics
@@ -198,10 +233,19 @@ class FunctionalNet(nn.Module):
         return self.fc2(F.relu(self.fc1(x)))
 
 
-def test_no_activation_modules_explains_functional_calls():
+def test_activation_functions_in_forward_are_seen():
+    """Issue 20: F.relu in forward() is an activation; it is named by the calling module and function."""
+    model = FunctionalNet()
+    with torch.no_grad():
+        model.fc1.bias[1] = -1e3
+    report = dead_units(model, data())
+    assert [(r.name, r.kind, r.units, r.dead_index) for r in report.layers] == [("(model)/relu", "relu()", 4, (1,))]
+
+
+def test_no_activation_at_all_explains_what_is_watched():
     with pytest.raises(DiagnosticError, match=r"F\.relu") as info:
-        dead_units(FunctionalNet(), data())
-    assert "FunctionalNet" in str(info.value)
+        dead_units(nn.Sequential(nn.Linear(5, 3), nn.Linear(3, 2)), data())
+    assert "Sequential" in str(info.value) and "activations={MyAct" in str(info.value)
     assert isinstance(info.value, ValueError)
 
 
@@ -212,8 +256,9 @@ class UnusedActivation(FunctionalNet):
 
 
 def test_registered_but_unused_activation():
-    with pytest.raises(DiagnosticError, match="none of its activation modules"):
-        dead_units(UnusedActivation(), data())
+    """The unused module is not reported; the function forward() really calls is."""
+    report = dead_units(UnusedActivation(), data())
+    assert [r.name for r in report.layers] == ["(model)/relu"]
 
 
 @pytest.mark.parametrize("inputs", [torch.empty(0, 5), [], iter([]), np.zeros((0, 5), dtype=np.float32)])
@@ -361,7 +406,9 @@ def test_unit_dim_for_channels_last_outputs():
     report = dead_units(model, X, unit_dim=-1)
     assert [(r.units, r.dead_index) for r in report.layers] == [(6, (1, 4)), (6, (5,))]
     assert dead_units(model, X, unit_dim=2).to_dict() == report.to_dict()
-    assert [r.units for r in dead_units(model, X).layers] == [7, 7]     # default: dim 1 (tokens here)
+    # default: the units follow the layer before (nn.Linear: the last dimension); dim 1 by hand
+    assert dead_units(model, X).to_dict() == report.to_dict()
+    assert [r.units for r in dead_units(model, X, unit_dim=1).layers] == [7, 7]
     recorder = DeadUnitRecorder(X, unit_dim=-1)
     recorder.record(model)
     assert recorder.reports[0].to_dict() == report.to_dict()
