@@ -1,30 +1,33 @@
-"""A health report for any PyTorch model: one forward and backward pass, looked at layer by layer.
+"""A health report for any PyTorch model: a forward and backward pass, looked at layer by layer.
 
-:func:`health_report` runs one batch through a model with hooks on every
-module, computes the loss and its gradient, and returns a
-:class:`HealthReport` with
+:func:`health_report` is one view of the inspection core
+(:mod:`relucourse.inspection`), of which chapter 4's
+:func:`relucourse.diagnostics.dead_units` is the other: one recorder, one
+snapshot and restore, one failure locator and one definition of each
+statistic, so the two agree on the same model, data, mode and batches. It
+runs the inputs through the model in batches (statistics accumulated over
+the batches, gradients averaged over them), computes the loss and its
+gradient, and returns a :class:`HealthReport` with
 
-* per activation layer: the share of dead units (ReLU family), the share of
-  saturated outputs (bounded activations), and the mean and standard
-  deviation of the pre-activations (the module's input) and activations
-  (its output);
-* per parameterised layer: the norm of its weight, of the weight's gradient,
-  and their ratio;
-* findings: a plain-language list of what looks wrong (dead units,
-  saturation, vanishing or exploding gradients, exploding activations,
-  inputs that are not standardized), each naming the layer, the measured
-  value, the threshold that triggered it and the chapter section that
-  explains the cause.
+* per activation (an activation module, or an activation function called in
+  ``forward``; see :mod:`relucourse.inspection` for what is seen and how a
+  ``tanh`` in a formula is told from a ``tanh`` layer): the share of dead
+  units (activations with an off state), the share of saturated outputs
+  (bounded activations), the mean and standard deviation of its inputs and
+  outputs, and the number of inputs the verdicts rest on;
+* per layer with weights: the norm of its weight, of the weight's gradient,
+  and their ratio; frozen layers are listed as frozen;
+* findings: a plain-language list of what looks wrong, each naming the
+  layer, the measured value, the threshold that triggered it and the
+  chapter section that explains the cause;
+* what it could not see (the gates inside ``nn.LSTM``'s fused kernel, for
+  example), so that "no findings" is never read as "the whole model is fine".
 
-The model is left exactly as it was: parameters, existing ``.grad`` fields,
+The model is left exactly as it was: existing ``.grad`` fields (the
+gradients come from ``torch.autograd.grad``), ``requires_grad`` flags,
 buffers (batch-norm running statistics), every submodule's train/eval flag,
 PyTorch's random-number state (dropout draws from it) and its hooks are all
-restored, also when the model raises. The gradients come from
-``torch.autograd.grad``, so no ``.grad`` field is written.
-
-Layer names are those of ``model.named_modules()``. Only modules can be seen:
-an activation written as a function call inside ``forward`` (``F.relu(x)``)
-runs no hook and is invisible to this tool, as to any tool built on hooks.
+restored, also when the model raises. The parameters are never written.
 
 >>> import torch
 >>> from torch import nn
@@ -42,40 +45,24 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
 
-from .diagnostics import OUTPUT_CRITERION, RELU_FAMILY, DiagnosticError, _expected_input, _shape_text
+from .inspection import DiagnosticError, Inspection, inspect_model, slope_text
 
 __all__ = ["ACTIVATION_TYPES", "BOUNDED", "SECTIONS", "ActivationStats", "ParameterStats",
            "Finding", "HealthReport", "health_report", "DiagnosticError"]
 
-#: Every activation module the report looks at: the ReLU family of chapters 4
-#: and 5 and the classic bounded ones of chapters 1 and 3.
-ACTIVATION_TYPES: tuple[type[nn.Module], ...] = RELU_FAMILY + (
+#: The torch.nn activation classes of chapters 1 to 5. The report sees more:
+#: every kind of :data:`relucourse.inspection.KINDS`, as modules or functions.
+ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU,
+    nn.GELU, nn.SiLU, nn.Mish, nn.Softplus, nn.Hardswish,
     nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardsigmoid, nn.Softsign, nn.LogSigmoid,
     nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold, nn.GLU,
 )
-
-
-def _bounds(module: nn.Module) -> tuple[float | None, float | None] | None:
-    """(lower, upper) output bounds of a bounded activation, or None if it has none worth checking.
-
-    For ReLU6 only the upper bound counts: its lower bound 0 is the "off" state,
-    which the dead-unit statistic covers.
-    """
-    if isinstance(module, nn.ReLU6):
-        return (None, 6.0)
-    if isinstance(module, nn.Hardtanh):
-        return (float(module.min_val), float(module.max_val))
-    if isinstance(module, (nn.Sigmoid, nn.Hardsigmoid)):
-        return (0.0, 1.0)
-    if isinstance(module, (nn.Tanh, nn.Softsign)):
-        return (-1.0, 1.0)
-    return None
-
 
 #: Class names of the activations with a bounded output (whose saturation is measured).
 BOUNDED = ("Sigmoid", "Tanh", "Hardtanh", "ReLU6", "Hardsigmoid", "Softsign")
@@ -88,21 +75,25 @@ SECTIONS = {
     "exploding gradient": "chapter 3, 'Initialisation: keeping the signal's scale'",
     "exploding activations": "chapter 3, 'Initialisation: keeping the signal's scale'",
     "inputs not standardized": "chapter 4, 'Three ways to kill a network'",
+    "targets not standardized": "chapter 6, 'The health report'",
 }
 
 
 @dataclass(frozen=True)
 class ActivationStats:
-    """Statistics of one activation layer (one call site) on the batch.
+    """Statistics of one activation (one call site) over all the inputs.
 
-    ``dead`` is the share of units (features, or channels for (N, C, ...)
-    outputs) that were off for every input of the batch: output <= 0 for
-    ReLU and ReLU6, input <= 0 for the other ReLU-family modules; ``None``
-    for activations outside the ReLU family. ``saturated`` is the share of
-    outputs (all inputs and units together) within ``tolerance`` times the
-    output range of a bound; ``None`` for unbounded activations.
-    ``grad_rms`` is the root mean square of the loss gradient with respect
-    to the layer's output (the backward signal arriving at the layer).
+    ``dead`` is the share of units (features or channels) that sat where the
+    activation's slope is at most 0.01 on every input (output 0 for ReLU and
+    ReLU6; see :mod:`relucourse.inspection`), ``None`` for activations
+    without an off state (sigmoid, tanh, PReLU, ...). ``off`` is the share of
+    units whose input never crossed 0 (for ReLU the same as ``dead``; a
+    GELU or SiLU unit can be off and still learn). ``saturated`` is the share
+    of outputs at a bound (exactly at it for ReLU6, Hardtanh and Hardsigmoid;
+    within ``tolerance`` x the output range for sigmoid, tanh, softsign),
+    ``None`` for unbounded activations. ``grad_rms`` is the root mean square
+    of the loss gradient arriving at the outputs. ``inputs`` is the number of
+    inputs (samples) the shares rest on.
     """
 
     name: str
@@ -116,20 +107,35 @@ class ActivationStats:
     saturated: float | None
     grad_rms: float
     sample: torch.Tensor = field(repr=False, compare=False)
+    inputs: int = 0
+    off: float = 0.0
+    activation: str = ""
+    slope: float | None = None
 
 
 @dataclass(frozen=True)
 class ParameterStats:
-    """Norms of one parameterised layer's weight (or, without a weight, all its own parameters)."""
+    """Norms of one layer's weight (or, without a weight, all its own parameters).
+
+    ``frozen``: its parameters do not require grad (not trained; no gradient).
+    ``normalised``: its output goes straight into a normalisation layer
+    (batch, layer, group or RMS norm), which makes the layer's output
+    independent of its weight's scale, so its gradient-to-weight ratio says
+    nothing about the size of an update relative to the weights' effect.
+    """
 
     name: str
     kind: str
     weight_norm: float
     grad_norm: float
+    frozen: bool = False
+    normalised: bool = False
 
     @property
     def ratio(self) -> float:
         """Gradient norm over weight norm (inf for a zero weight with a non-zero gradient)."""
+        if self.frozen:
+            return math.nan
         if self.weight_norm == 0:
             return 0.0 if self.grad_norm == 0 else math.inf
         return self.grad_norm / self.weight_norm
@@ -181,6 +187,12 @@ class HealthReport:
     samples: int
     input_mean: float
     input_std: float
+    input_feature_mean: float = math.nan
+    input_feature_std: tuple[float, float] = (math.nan, math.nan)
+    unseen: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    batches: int = 1
+    frozen: list[str] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> ActivationStats | ParameterStats:
         for record in [*self.activations, *self.parameters]:
@@ -202,17 +214,25 @@ class HealthReport:
         """
         w = min(15, max([5, *(len(a.name) for a in self.activations),
                          *(len(p.name) for p in self.parameters)]))
-        lines = [f"Health report on {self.samples} inputs, loss {_g(self.loss, 0)}", "",
+        head = f"Health report on {self.samples} inputs"
+        if self.batches > 1:
+            head += f" ({self.batches} batches)"
+        lines = [f"{head}, loss {_g(self.loss, 0)}", "",
                  f"{'layer':<{w}} {'kind':<10}{'pre mean':>9}{'pre sd':>9}"
                  f"{'mean':>9}{'sd':>9}{'dead%':>6}{'sat%':>6}"]
         for a in self.activations:
             lines.append(f"{_name(a.name, w):<{w}} {a.kind[:9]:<10}" + "".join(
                 " " + _g(v) for v in (a.pre_mean, a.pre_std, a.mean, a.std))
                 + _pct(a.dead) + _pct(a.saturated))
-        lines += ["", f"{'layer':<{w}} {'kind':<10}{'|W|':>9}{'|grad W|':>9}{'ratio':>9}"]
+        lines += ["", f"{'layer':<{w}} {'kind':<10}{'|W|':>9}{'|grad W|':>9}{'ratio':>9}  note"]
         for p in self.parameters:
+            if p.frozen:
+                lines.append(f"{_name(p.name, w):<{w}} {p.kind[:9]:<10} {_g(p.weight_norm)}"
+                             f"{'-':>9}{'-':>9}  frozen")
+                continue
+            note = "  normalised" if p.normalised else ""
             lines.append(f"{_name(p.name, w):<{w}} {p.kind[:9]:<10}" + "".join(
-                " " + _g(v) for v in (p.weight_norm, p.grad_norm, p.ratio)))
+                " " + _g(v) for v in (p.weight_norm, p.grad_norm, p.ratio)) + note)
         return "\n".join(line.rstrip() for line in lines)
 
     def summary(self, width: int = 74) -> str:
@@ -228,12 +248,18 @@ class HealthReport:
                          for kind, names in layers.items())
 
     def explain(self, width: int = 74) -> str:
-        """The findings in plain language, wrapped to ``width`` characters."""
+        """The findings in plain language, then what the report could not see, wrapped to ``width``."""
         if not self.findings:
-            return "No findings: nothing crossed a threshold."
-        out = [f"{len(self.findings)} finding{'s' if len(self.findings) != 1 else ''}:"]
+            out = ["No findings: nothing crossed a threshold."]
+        else:
+            out = [f"{len(self.findings)} finding{'s' if len(self.findings) != 1 else ''}:"]
         for f in self.findings:
             out.append(textwrap.fill(str(f), width, initial_indent="- ", subsequent_indent="  "))
+        for note in self.notes:
+            out.append(textwrap.fill(note, width, initial_indent="Note: ", subsequent_indent="  "))
+        if self.unseen:
+            text = "; ".join(f"'{n}' ({c}): {why}" for n, c, why in self.unseen)
+            out.append(textwrap.fill(f"Not seen, so not judged: {text}.", width, subsequent_indent="  "))
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -274,17 +300,18 @@ class HealthReport:
                 y = base + 0.85 * counts / (counts.max() or 1)
                 left.stairs(y, edges, baseline=base, fill=True, color=PALETTE[5 * (i % 2)], alpha=0.8)
             ticks.append(base + 0.3)
-            labels.append(f"{a.name} {a.kind}")
+            labels.append(_name(f"{a.name} {a.kind}", 28))
         left.set_yticks(ticks, labels, fontsize=9)
         left.set_xlim(lo, hi)
         left.set_ylim(-0.1, n)
         left.grid(False, axis="y")
         left.set_xlabel("activation value")
         left.set_title("activations, layer by layer", fontsize=11)
-        names = [f"{p.name} {p.kind}" for p in self.parameters]
-        pos = np.arange(len(self.parameters))[::-1]
-        grads = [max(p.grad_norm, 1e-30) for p in self.parameters]
-        weights = [max(p.weight_norm, 1e-30) for p in self.parameters]
+        shown = [p for p in self.parameters if not p.frozen]
+        names = [_name(f"{p.name} {p.kind}", 28) for p in shown]
+        pos = np.arange(len(shown))[::-1]
+        grads = [max(p.grad_norm, 1e-30) for p in shown]
+        weights = [max(p.weight_norm, 1e-30) for p in shown]
         right.semilogx(grads, pos, marker="o", color=COLORS["relu"], label="|grad W|")
         right.semilogx(weights, pos, marker="s", ls="--", color=COLORS["sigmoid"], label="|W|")
         right.set_yticks(pos, names, fontsize=9)
@@ -294,346 +321,226 @@ class HealthReport:
         return fig
 
 
-def _device(model: nn.Module) -> torch.device | None:
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
-    return None
-
-
-def _first_tensor(x) -> torch.Tensor | None:
-    if torch.is_tensor(x):
-        return x
-    if isinstance(x, (tuple, list)):
-        for item in x:
-            t = _first_tensor(item)
-            if t is not None:
-                return t
-    return None
-
-
-def _finite(x) -> bool:
-    t = _first_tensor(x)
-    if t is None or not t.is_floating_point():
-        return True
-    return bool(torch.isfinite(t).all())
-
-
-def _expects(module: nn.Module) -> str:
-    expected = _expected_input(module)
-    return f" but expects {expected}" if expected else ""
-
-
-class _Recorder:
-    """Forward hooks on every module: activation statistics, the call stack and the first non-finite output."""
-
-    def __init__(self, model: nn.Module, tolerance: float, sample_size: int):
-        self.tolerance = tolerance
-        self.sample_size = sample_size
-        self.names = {}
-        for name, m in model.named_modules():
-            self.names.setdefault(id(m), name)
-        self.stack: list[tuple[str, nn.Module, Any]] = []
-        self.calls: dict[int, int] = {}
-        self.pending: dict[int, list[dict]] = {}
-        self.records: list[dict] = []
-        self.outputs: list[torch.Tensor] = []
-        self.first_bad: tuple[str, str] | None = None
-
-    def pre(self, module, args):
-        self.stack.append((self.names.get(id(module), "?"), module, args))
-        if isinstance(module, ACTIVATION_TYPES):
-            # statistics of the input now: an in-place activation overwrites it
-            t = _first_tensor(args)
-            k = self.calls.get(id(module), 0)
-            self.calls[id(module)] = k + 1
-            name = self.names[id(module)] or "(model)"
-            rec = {"name": name + ("" if k == 0 else f" (call {k + 1})"), "module": module}
-            if t is not None and t.is_floating_point():
-                d = t.detach()
-                rec["pre_mean"], rec["pre_std"] = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
-                if isinstance(module, RELU_FAMILY) and not isinstance(module, OUTPUT_CRITERION):
-                    rec["dead"] = self._dead(d)
-            self.pending.setdefault(id(module), []).append(rec)
-
-    def post(self, module, args, output):
-        name, _, _ = self.stack.pop() if self.stack else ("?", None, None)
-        if self.first_bad is None and not _finite(output) and _finite(args):
-            self.first_bad = (name or "(model)", type(module).__name__)
-        if isinstance(module, ACTIVATION_TYPES) and self.pending.get(id(module)):
-            rec = self.pending[id(module)].pop(0)
-            t = _first_tensor(output)
-            if t is None or not t.is_floating_point() or t.dim() < 2:
-                raise DiagnosticError(
-                    f"layer '{rec['name']}' ({type(module).__name__}) gave an output of shape "
-                    f"{_shape_text(output)}; the report needs a batch dimension first, then "
-                    "features (N, F) or channels (N, C, ...).")
-            d = t.detach()
-            rec["mean"], rec["std"] = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
-            rec["units"] = d.shape[1]
-            if isinstance(module, OUTPUT_CRITERION):
-                rec["dead"] = self._dead(d)
-            bounds = _bounds(module)
-            if bounds is not None:
-                lo, hi = bounds
-                span = (hi - (lo if lo is not None else 0.0)) * self.tolerance
-                near = d >= hi - span
-                if lo is not None:
-                    near = near | (d <= lo + span)
-                rec["saturated"] = float(near.float().mean())
-            flat = d.flatten()
-            if flat.numel() > self.sample_size:
-                # a fixed random subset (own generator: the global random state is not touched)
-                gen = torch.Generator().manual_seed(0)
-                idx = torch.randperm(flat.numel(), generator=gen)[:self.sample_size]
-                flat = flat[idx.to(flat.device)]
-            rec["sample"] = flat.float().cpu()
-            rec["index"] = len(self.outputs)
-            self.outputs.append(t)
-            self.records.append(rec)
-
-    @staticmethod
-    def _dead(d: torch.Tensor) -> float:
-        """Share of units (dimension 1) that are <= 0 for every input and position."""
-        if d.dim() < 2:
-            return math.nan
-        on = (d > 0).transpose(0, 1).reshape(d.shape[1], -1).any(dim=1)
-        return float((~on).float().mean())
-
-
 def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, *,
                   tolerance: float = 0.02, dead_threshold: float = 0.2,
                   saturation_threshold: float = 0.2, gradient_ratio: float = 100.0,
                   activation_growth: float = 100.0, update_ratio: float = 10.0,
                   input_offset: float = 1.0, input_scale: float = 4.0,
-                  train_mode: bool = True, sample_size: int = 4000) -> HealthReport:
-    """Run one forward and backward pass of ``model`` on the batch ``X`` and report on every layer.
+                  train_mode: bool = True, sample_size: int = 4000, batch_size: int = 256,
+                  max_batches: int | None = None, unit_dim: int | None = None,
+                  activations: Mapping | None = None, min_inputs: int = 32) -> HealthReport:
+    """Run ``model`` forward and backward on ``X`` and report on every layer.
 
-    ``y`` are the targets and ``loss_fn(output, y)`` the loss
-    (cross-entropy when ``loss_fn`` is None). Without ``y``, ``loss_fn(output)``
-    must compute the loss from the output alone. The pass runs in training
-    mode (``train_mode=False`` for eval mode), so batch normalisation uses
-    the batch's statistics as it does in training; nothing is changed (see the
-    module docstring).
+    ``X`` is a tensor or array (cut into batches of ``batch_size``), a tuple
+    (positional inputs) or a dict (``model(**X)``, as for a transformers
+    model) of tensors cut the same way, or an iterable of batches such as a
+    ``DataLoader`` (at most ``max_batches``): ``(inputs, targets)`` pairs, or
+    dicts. ``y`` are the targets for tensor, tuple or dict inputs. The loss
+    is the output's own ``.loss`` when the model computed one (a transformers
+    model given ``labels``) and no ``y`` or ``loss_fn`` is given; else
+    ``loss_fn(logits, y)`` (cross-entropy for integer class labels when
+    ``loss_fn`` is None; a regression target needs ``loss_fn=nn.MSELoss()``),
+    or ``loss_fn(logits)`` without ``y``. The logits are the output itself, its
+    first element, or its ``logits``. Statistics are accumulated over the
+    batches, and the gradient is the average of the batches' gradients
+    weighted by their size (for a mean loss, the gradient on all the inputs).
 
-    Thresholds of the findings:
+    The pass runs in training mode (``train_mode=False``: eval mode), in which
+    :func:`relucourse.diagnostics.dead_units` runs too, so the two count the
+    same dead units; nothing is changed (see the module docstring).
 
-    * ``dead_threshold``: share of dead units in a ReLU-family layer;
-    * ``saturation_threshold``: share of a bounded activation's outputs within
-      ``tolerance`` x (upper bound - lower bound) of a bound;
-    * ``gradient_ratio``: the first parameterised layer's weight-gradient norm
-      is more than this many times smaller (vanishing) or larger (exploding)
-      than the last one's;
+    Thresholds of the findings (the book's own choices; chapter 6 says what
+    supports each):
+
+    * ``dead_threshold``: share of dead units in a layer;
+    * ``saturation_threshold``: share of a bounded activation's outputs at a
+      bound (``tolerance`` x the output range for sigmoid, tanh, softsign);
+    * ``gradient_ratio``: the first layer's weight-gradient norm is more than
+      this many times smaller (vanishing) or larger (exploding) than the
+      last layer's (layers with weights in the order they ran, leaving out
+      embeddings and normalisation layers);
     * ``update_ratio``: a layer's gradient norm exceeds this multiple of its
-      weight norm (exploding gradient: one step at learning rate 0.1 would
-      change the weights by more than their own size);
+      weight norm (layers followed by a normalisation are left out: their
+      output does not depend on their weights' scale);
     * ``activation_growth``: the activations' standard deviation grows more
-      than this many times from the first activation layer to the last one;
-    * ``input_offset`` and ``input_scale``: the inputs' mean is further than
-      ``input_offset`` from 0, or their standard deviation is more than
-      ``input_scale`` times too large or too small.
+      than this many times from the first activation to the last one;
+    * ``input_offset`` and ``input_scale``, per input feature (column, or
+      channel of an image): the largest |mean| is further than
+      ``input_offset`` from 0, or a non-constant feature's standard deviation
+      is more than ``input_scale`` times too large or too small. The same
+      test on floating-point targets gives "targets not standardized".
 
-    Raises :class:`relucourse.diagnostics.DiagnosticError` (a ``ValueError``)
-    with an explanation when the model has no activation modules, ``X`` does
-    not fit the model, the loss is not finite (naming the layer that first
-    produced NaN or inf), or ``y`` is missing and no ``loss_fn`` is given.
+    Dead-unit and saturation findings need ``min_inputs`` inputs: below that,
+    a share is not evidence, and the report says so instead.
+
+    Args: model, X, y, loss_fn, thresholds, train_mode, sample_size, batch_size, max_batches,
+        unit_dim, activations, min_inputs: see above.
+    Returns: a :class:`HealthReport`.
+    Raises: DiagnosticError (a ``ValueError``) naming the cause and the fix when the model has no
+        visible activation, ``X`` does not fit the model, the loss is not finite (naming the layer
+        that first produced NaN or inf), targets are missing, the loss does not depend on the
+        parameters, every gradient is 0, or the call is inside ``torch.inference_mode()``.
     """
-    if not isinstance(model, nn.Module):
-        raise DiagnosticError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
     if not 0 < tolerance < 0.5:
         raise DiagnosticError(f"tolerance is a share of the output range, between 0 and 0.5; "
                               f"got {tolerance!r}.")
-    found = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_TYPES)]
-    if not found:
-        raise DiagnosticError(
-            f"found no activation module in {type(model).__name__}. The report sees only activation "
-            "modules (nn.ReLU, nn.Sigmoid, nn.GELU, ...). Activations written as function calls inside "
-            "forward(), such as F.relu(x) or torch.sigmoid(x), run no module hook: replace them with "
-            "modules (self.act = nn.ReLU() in __init__, self.act(x) in forward) to diagnose them.")
-    if y is None and loss_fn is None:
-        raise DiagnosticError("y is missing and no loss_fn is given: pass the targets y (the loss is then "
-                              "cross-entropy) or a loss_fn(output) that computes the loss from the "
-                              "output alone.")
-    device = _device(model)
-    if not torch.is_tensor(X):
-        X = torch.as_tensor(X)
-        if X.is_floating_point():
-            X = X.float()
-    if X.dim() == 0 or X.shape[0] == 0:
+    if isinstance(X, (torch.Tensor,)) and (X.dim() == 0 or X.shape[0] == 0):
         raise DiagnosticError(f"X must be a batch of inputs, first dimension N >= 1; got shape "
                               f"{tuple(X.shape)}.")
-    if device is not None:
-        X = X.to(device)
-    if y is not None:
-        y = torch.as_tensor(y)
-        if device is not None:
-            y = y.to(device)
-        if y.dim() > 0 and y.shape[0] != X.shape[0]:
-            raise DiagnosticError(f"X has {X.shape[0]} inputs but y has {y.shape[0]} targets.")
-    if X.is_floating_point() and not torch.isfinite(X).all():
-        raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
-    if loss_fn is None:
-        loss_fn = nn.CrossEntropyLoss()
+    if type(X).__module__ == "numpy" and (X.ndim == 0 or X.shape[0] == 0):
+        raise DiagnosticError(f"X must be a batch of inputs, first dimension N >= 1; got shape {X.shape}.")
+    info = inspect_model(model, X, y, loss_fn=loss_fn, backward=True, train_mode=train_mode,
+                         batch_size=batch_size, max_batches=max_batches, unit_dim=unit_dim,
+                         activations=activations, tolerance=tolerance, sample_size=sample_size,
+                         tool="health_report")
+    activations_ = [_activation_stats(s) for s in info.sites]
+    parameters = _parameter_stats(model, info)
+    pooled_mean = pooled_std = feat_mean = math.nan
+    feat_std = (math.nan, math.nan)
+    if info.input_mean is not None:
+        m, sd = info.input_mean, info.input_std
+        # pooled over every input value, from the per-feature moments
+        pooled_mean = float(m.mean())
+        pooled_std = float(((sd ** 2 + (m - pooled_mean) ** 2).mean()).sqrt())
+        feat_mean = float(m[m.abs().argmax()])
+        varying = sd[sd > 1e-8]
+        if varying.numel():
+            feat_std = (float(varying.min()), float(varying.max()))
+    findings, notes = _findings(
+        activations_, parameters, info, feat_mean, feat_std, dead_threshold=dead_threshold,
+        saturation_threshold=saturation_threshold, gradient_ratio=gradient_ratio,
+        activation_growth=activation_growth, update_ratio=update_ratio, input_offset=input_offset,
+        input_scale=input_scale, min_inputs=min_inputs)
+    return HealthReport(activations_, parameters, findings, info.loss, info.samples, pooled_mean, pooled_std,
+                        input_feature_mean=feat_mean, input_feature_std=feat_std, unseen=info.unseen,
+                        notes=notes, batches=info.batches, frozen=info.frozen)
 
-    modules = list(model.modules())
-    modes = [m.training for m in modules]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    params = [(n, p) for n, p in model.named_parameters()]
-    saved = [p.detach().clone() for _, p in params]
-    rec = _Recorder(model, tolerance, sample_size)
-    handles = []
-    devices = [device] if device is not None and device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=devices), torch.enable_grad():
-            for m in modules:
-                handles.append(m.register_forward_pre_hook(rec.pre))
-                handles.append(m.register_forward_hook(rec.post))
-            model.train(train_mode)
-            try:
-                output = model(X)
-            except DiagnosticError:
-                raise
-            except (RuntimeError, ValueError, TypeError, IndexError) as err:
-                raise DiagnosticError(_failure(X, rec, err)) from err
-            finally:
-                for h in handles:
-                    h.remove()
-                handles.clear()
-            try:
-                loss = loss_fn(output) if y is None else loss_fn(output, y)
-            except (RuntimeError, ValueError, TypeError, IndexError) as err:
-                said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise DiagnosticError(
-                    f"the loss failed on outputs of shape {_shape_text(output)} and targets of shape "
-                    f"{_shape_text(y)}. PyTorch said: {said}") from err
-            if not torch.is_tensor(loss) or loss.numel() != 1:
-                raise DiagnosticError(f"loss_fn must return one number (a 1-element tensor); got "
-                                      f"{_shape_text(loss)}.")
-            if not torch.isfinite(loss).all():
-                where = ("the loss function itself" if rec.first_bad is None else
-                         f"layer '{rec.first_bad[0]}' ({rec.first_bad[1]})")
-                raise DiagnosticError(
-                    f"the loss is {float(loss.detach())}: not finite. The first non-finite value came from {where}. "
-                    "Look for weights that are too large, a learning rate that made training diverge, "
-                    "or a log/division of zero.")
-            if not rec.records:
-                raise DiagnosticError(
-                    f"the model ran, but none of its activation modules ({', '.join(n for n, _ in found)}) "
-                    "was called: forward() does not use them. Call the modules (self.act(x)) instead of "
-                    "functions such as F.relu(x).")
-            trainable = [(n, p) for n, p in params if p.requires_grad]
-            targets = [p for _, p in trainable] + rec.outputs
-            if not loss.requires_grad:
-                raise DiagnosticError("the loss does not depend on any trainable parameter.")
-            grads = torch.autograd.grad(loss, targets, allow_unused=True)
-        pgrads = {n: g for (n, _), g in zip(trainable, grads[:len(trainable)])}
-        ograds = grads[len(trainable):]
-        loss_value = float(loss.detach())
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in zip(modules, modes):
-            m.training = mode
-        with torch.no_grad():
-            for b, copy in buffers:
-                b.copy_(copy)
-            for (_, p), copy in zip(params, saved):
-                if not torch.equal(p, copy):
-                    p.copy_(copy)
 
-    activations = []
-    for r in rec.records:
-        g = ograds[r["index"]]
-        grad_rms = 0.0 if g is None else float(g.detach().double().pow(2).mean().sqrt())
-        activations.append(ActivationStats(
-            name=r["name"], kind=type(r["module"]).__name__, units=int(r.get("units", 0)),
-            pre_mean=r.get("pre_mean", math.nan), pre_std=r.get("pre_std", math.nan),
-            mean=r["mean"], std=r["std"], dead=r.get("dead"), saturated=r.get("saturated"),
-            grad_rms=grad_rms, sample=r["sample"]))
-    parameters = []
+def _activation_stats(s) -> ActivationStats:
+    units = s.units
+    return ActivationStats(
+        name=s.name, kind=s.label, units=units, pre_mean=s.pre_mean, pre_std=s.pre_std, mean=s.mean,
+        std=s.std, dead=s.dead_fraction, saturated=s.saturated_fraction, grad_rms=s.grad_rms,
+        sample=s.sample if s.sample is not None else torch.zeros(0), inputs=s.inputs,
+        off=float(s.off_mask().sum()) / units if units else 0.0, activation=s.kind, slope=s.slope)
+
+
+def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]:
+    out = []
+    seen: set[int] = set()
+    names_of = {id(p): n for n, p in model.named_parameters()}
     for name, m in model.named_modules():
-        own = [(pn, p) for pn, p in m.named_parameters(recurse=False) if p.requires_grad]
+        own = [(pn, p) for pn, p in m.named_parameters(recurse=False) if id(p) not in seen]
         if not own:
             continue
+        for _, p in own:
+            seen.add(id(p))
         chosen = [(pn, p) for pn, p in own if pn == "weight"] or own
-        full = [(f"{name}.{pn}" if name else pn, p) for pn, p in chosen]
-        wn = math.sqrt(sum(float(p.detach().double().pow(2).sum()) for _, p in full))
-        gn = math.sqrt(sum(0.0 if pgrads.get(fn) is None else float(pgrads[fn].double().pow(2).sum())
-                           for fn, _ in full))
-        parameters.append(ParameterStats(name or "(model)", type(m).__name__, wn, gn))
-
-    Xf = X.detach().double() if X.is_floating_point() else None
-    in_mean = float(Xf.mean()) if Xf is not None else math.nan
-    in_std = float(Xf.std()) if Xf is not None and Xf.numel() > 1 else math.nan
-    findings = _findings(activations, parameters, in_mean, in_std, dead_threshold=dead_threshold,
-                         saturation_threshold=saturation_threshold, gradient_ratio=gradient_ratio,
-                         activation_growth=activation_growth, update_ratio=update_ratio,
-                         input_offset=input_offset, input_scale=input_scale)
-    return HealthReport(activations, parameters, findings, loss_value, int(X.shape[0]), in_mean, in_std)
-
-
-def _failure(X, rec: _Recorder, err: Exception) -> str:
-    text = f"the model failed on X of shape {tuple(X.shape)}"
-    if rec.stack:
-        name, module, args = rec.stack[-1]
-        if name:
-            text += (f" in layer '{name}' ({type(module).__name__}), which received an input of shape "
-                     f"{_shape_text(args[0] if len(args) == 1 else args)}{_expects(module)}")
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return f"{text}. PyTorch said: {first}"
+        wn = math.sqrt(sum(float(p.detach().double().pow(2).sum()) for _, p in chosen))
+        frozen = not any(p.requires_grad for _, p in chosen)
+        if frozen:
+            gn = math.nan
+        else:
+            gn = 0.0
+            for _, p in chosen:
+                g = info.grads.get(names_of.get(id(p), ""))
+                if g is not None:
+                    gn += float(g.double().pow(2).sum())
+            gn = math.sqrt(gn)
+        out.append(ParameterStats(name or "(model)", type(m).__name__, wn, gn, frozen=frozen,
+                                  normalised=(name or "(model)") in info.normalised))
+    return out
 
 
-def _why_dead(kind: str) -> str:
-    """What 'dead' means for an activation class named ``kind``."""
-    if kind in {c.__name__ for c in OUTPUT_CRITERION}:
+def _why_dead(a: ActivationStats) -> str:
+    """What a dead unit of this activation keeps (chapter 4's wording)."""
+    if a.activation in ("relu", "relu6", "relu2"):
         return "they get no gradient from the data."
-    return (f"their input is <= 0 on every input, where {kind}'s slope is small or fading "
-            "but not zero, so they learn slowly.")
+    if a.activation in ("leaky_relu", "prelu"):
+        s = 0.01 if a.slope is None else a.slope
+        return (f"their input is <= 0 on every input, where {a.kind}'s slope is small ({s:.3g}), so they "
+                "learn very slowly.")
+    return (f"their input stays on every input below the point under which {a.kind}'s slope is within "
+            "0.01 of 0, so they get almost no gradient (a unit that is merely below 0 keeps "
+            f"{slope_text(a.activation)}).")
 
 
-def _findings(acts, params, in_mean, in_std, *, dead_threshold, saturation_threshold, gradient_ratio,
-              activation_growth, update_ratio, input_offset, input_scale) -> list[Finding]:
+def _is_embedding(p: ParameterStats) -> bool:
+    return "Embedding" in p.kind
+
+
+def _is_norm(p: ParameterStats) -> bool:
+    return "Norm" in p.kind
+
+
+def _findings(acts, params, info: Inspection, feat_mean, feat_std, *, dead_threshold, saturation_threshold,
+              gradient_ratio, activation_growth, update_ratio, input_offset, input_scale,
+              min_inputs) -> tuple[list[Finding], list[str]]:
     out: list[Finding] = []
+    notes: list[str] = []
 
     def add(kind, layer, value, threshold, message):
         out.append(Finding(kind, layer, value, threshold, message, SECTIONS[kind]))
 
-    if in_mean == in_mean and abs(in_mean) > input_offset:
-        add("inputs not standardized", "input", in_mean, input_offset,
-            f"the inputs' mean is {_g(in_mean, 0)}, further than {_g(input_offset, 0)} from 0: "
+    if feat_mean == feat_mean and abs(feat_mean) > input_offset:
+        add("inputs not standardized", "input", feat_mean, input_offset,
+            f"an input feature's mean is {_g(feat_mean, 0)}, further than {_g(input_offset, 0)} from 0: "
             "subtract the training set's mean per feature.")
-    if in_std == in_std and not 1 / input_scale <= in_std <= input_scale:
-        add("inputs not standardized", "input", in_std, input_scale,
-            f"the inputs' standard deviation is {_g(in_std, 0)}, outside "
-            f"[{_g(1 / input_scale, 0)}, {_g(input_scale, 0)}]: divide by the training set's "
-            "standard deviation per feature.")
+    lo, hi = feat_std
+    if lo == lo and not (1 / input_scale <= lo and hi <= input_scale):
+        worst = hi if hi > input_scale or hi * lo >= 1 else lo
+        add("inputs not standardized", "input", worst, input_scale,
+            f"the input features' standard deviations range from {_g(lo, 0)} to {_g(hi, 0)}, outside "
+            f"[{_g(1 / input_scale, 0)}, {_g(input_scale, 0)}]: divide each feature by the training "
+            "set's standard deviation of that feature.")
+    targets_off = False
+    if info.float_targets and info.target_std == info.target_std:
+        tm, ts = info.target_mean, info.target_std
+        if abs(tm) > input_offset or not 1 / input_scale <= ts <= input_scale:
+            targets_off = True
+            add("targets not standardized", "targets", ts, input_scale,
+                f"the regression targets have mean {_g(tm, 0)} and standard deviation {_g(ts, 0)}; the "
+                "loss and every gradient scale with them, so gradient sizes say nothing about the "
+                "initialisation. Standardize the targets (subtract their mean, divide by their standard "
+                "deviation) and undo it on the predictions.")
+    few = [a.name for a in acts if a.inputs < min_inputs]
+    if few:
+        notes.append(f"{len(few)} activation layer{'s' if len(few) != 1 else ''} saw fewer than "
+                     f"{min_inputs} inputs ({', '.join(few[:4])}{', ...' if len(few) > 4 else ''}): a "
+                     "share on so few inputs is not evidence, so no dead-unit or saturation verdict is "
+                     "given for them; pass more inputs.")
     for a in acts:
+        if a.inputs < min_inputs:
+            continue
         if a.dead is not None and a.dead > dead_threshold:
             add("dead units", a.name, a.dead, dead_threshold,
-                f"{100 * a.dead:.0f}% of the {a.kind} units are off on every input of the batch "
-                f"(threshold {100 * dead_threshold:.0f}%); " + _why_dead(a.kind))
+                f"{100 * a.dead:.0f}% of the {a.kind} units are off on every one of the {a.inputs} inputs "
+                f"(threshold {100 * dead_threshold:.0f}%); " + _why_dead(a))
         if a.saturated is not None and a.saturated > saturation_threshold:
+            where = ("exactly at a bound, where the slope is 0" if a.activation in
+                     ("relu6", "hardtanh", "hardsigmoid") else "at a bound, where the slope is nearly 0")
             add("saturation", a.name, a.saturated, saturation_threshold,
-                f"{100 * a.saturated:.0f}% of the {a.kind} outputs are at a bound "
-                f"(threshold {100 * saturation_threshold:.0f}%), where the slope is nearly 0.")
-    weighted = [p for p in params if p.weight_norm > 0]
-    if len(weighted) >= 2:
-        first, last = weighted[0], weighted[-1]
-        if last.grad_norm > 0 and first.grad_norm >= 0:
+                f"{100 * a.saturated:.0f}% of the {a.kind} outputs on {a.inputs} inputs are {where} "
+                f"(threshold {100 * saturation_threshold:.0f}%).")
+    live = [p for p in params if not p.frozen and p.weight_norm > 0]
+    flow = [p for p in _in_call_order(live, info) if not _is_embedding(p) and not _is_norm(p)]
+    if len(flow) >= 2:
+        first, last = flow[0], flow[-1]
+        if last.grad_norm > 0:
             r = first.grad_norm / last.grad_norm
             if r < 1 / gradient_ratio:
                 add("vanishing gradient", first.name, r, 1 / gradient_ratio,
                     f"the gradient norm of the first layer ({first.name}) is {_g(r, 0)} times "
                     f"that of the last ({last.name}); below 1/{_g(gradient_ratio, 0)}, so the "
                     "first layers barely learn.")
-            elif r > gradient_ratio:
+            elif r > gradient_ratio and not targets_off:
                 add("exploding gradient", first.name, r, gradient_ratio,
                     f"the gradient norm of the first layer ({first.name}) is {_g(r, 0)} times "
                     f"that of the last ({last.name}); above {_g(gradient_ratio, 0)}.")
-    worst = max(weighted, key=lambda p: p.ratio, default=None)
-    if worst is not None and worst.ratio > update_ratio and not any(
-            f.kind == "exploding gradient" for f in out):
+    judged = [p for p in live if not p.normalised and not _is_norm(p)]
+    worst = max(judged, key=lambda p: p.ratio, default=None)
+    if (worst is not None and worst.ratio > update_ratio and not targets_off
+            and not any(f.kind == "exploding gradient" for f in out)):
         add("exploding gradient", worst.name, worst.ratio, update_ratio,
             f"the gradient norm is {_g(worst.ratio, 0)} times the weight norm (threshold "
             f"{_g(update_ratio, 0)}): one step of ordinary size would overwrite the weights.")
@@ -644,4 +551,10 @@ def _findings(acts, params, in_mean, in_std, *, dead_threshold, saturation_thres
                 f"the activations' standard deviation grows {_g(growth, 0)} times from "
                 f"{acts[0].name} to {acts[-1].name} (threshold {_g(activation_growth, 0)}): "
                 "the weights are too large for the layer widths.")
-    return out
+    return out, notes
+
+
+def _in_call_order(params: list[ParameterStats], info: Inspection) -> list[ParameterStats]:
+    rank = {name or "(model)": i for i, name in enumerate(info.call_order)}
+    called = [p for p in params if p.name in rank]
+    return sorted(called, key=lambda p: rank[p.name])

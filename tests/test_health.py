@@ -334,14 +334,18 @@ class Functional(nn.Module):
         return self.b(torch.relu(self.a(x)))
 
 
-def test_error_activation_module_not_called():
-    with pytest.raises(DiagnosticError, match="none of its activation modules"):
-        health_report(Functional(), X, Y)
+def test_activation_function_called_instead_of_the_module_is_seen():
+    """Issue 20: torch.relu in forward() is seen; the registered but unused nn.ReLU is not reported."""
+    torch.manual_seed(0)
+    report = health_report(Functional(), X, Y)
+    assert [(a.name, a.kind, a.units) for a in report.activations] == [("(model)/relu", "relu()", 8)]
 
 
 def test_error_wrong_shape_names_the_layer():
     with pytest.raises(DiagnosticError, match=r"layer '0' \(Linear\).*\(1348, 63\).*\(N, 64\)"):
-        health_report(healthy(), X[:, :63], Y)
+        health_report(healthy(), X[:, :63], Y, batch_size=2048)
+    with pytest.raises(DiagnosticError, match=r"batch of shape \(256, 63\).*layer '0' \(Linear\)"):
+        health_report(healthy(), X[:, :63], Y)                   # batches of 256 by default
 
 
 def test_error_non_finite_loss_names_first_layer():
@@ -368,7 +372,8 @@ def test_error_y_missing_without_loss_fn():
     (dict(y=Y[:10]), "1348 inputs but y has 10"),
     (dict(X=X[:0]), "first dimension N >= 1"),
     (dict(loss_fn=lambda out, y: out.sum(dim=1)), "one number"),
-    (dict(y=Y.float()), "the loss failed"),
+    (dict(y=torch.stack([Y, Y], 1)), "the loss failed"),
+    (dict(y=Y.float()), r"regression target.*loss_fn=nn\.MSELoss\(\)"),
     (dict(tolerance=0.7), "tolerance"),
 ])
 def test_error_bad_arguments(bad, match):
