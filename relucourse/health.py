@@ -118,6 +118,8 @@ class ParameterStats:
     """Norms of one layer's weight (or, without a weight, all its own parameters).
 
     ``frozen``: its parameters do not require grad (not trained; no gradient).
+    ``matrix``: its weight is a matrix or a kernel (not a vector such as a
+    normalisation's scale or a layer-scale factor); only those are judged.
     ``normalised``: its output goes straight into a normalisation layer
     (batch, layer, group or RMS norm), which makes the layer's output
     independent of its weight's scale, so its gradient-to-weight ratio says
@@ -130,6 +132,7 @@ class ParameterStats:
     grad_norm: float
     frozen: bool = False
     normalised: bool = False
+    matrix: bool = True
 
     @property
     def ratio(self) -> float:
@@ -143,7 +146,11 @@ class ParameterStats:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem found: what, where, the measured value, the threshold and where the book explains it."""
+    """One problem found: what, where, the measured value, the threshold and where the book explains it.
+
+    ``expected_here`` is True when the message says the value can be expected
+    in this kind of model (a transformer at initialisation) and what to do.
+    """
 
     kind: str
     layer: str
@@ -151,6 +158,7 @@ class Finding:
     threshold: float
     message: str
     section: str
+    expected_here: bool = False
 
     def __str__(self) -> str:
         return f"{self.kind} [{self.layer}]: {self.message} See {self.section}."
@@ -193,6 +201,7 @@ class HealthReport:
     notes: list[str] = field(default_factory=list)
     batches: int = 1
     frozen: list[str] = field(default_factory=list)
+    gradient_pair: tuple[str, str] | None = None
 
     def __getitem__(self, name: str) -> ActivationStats | ParameterStats:
         for record in [*self.activations, *self.parameters]:
@@ -324,7 +333,8 @@ class HealthReport:
 def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, *,
                   tolerance: float = 0.02, dead_threshold: float = 0.2,
                   saturation_threshold: float = 0.2, gradient_ratio: float = 100.0,
-                  activation_growth: float = 100.0, update_ratio: float = 10.0,
+                  activation_growth: float = 100.0, layer_growth: float = 4.0,
+                  update_ratio: float = 10.0,
                   input_offset: float = 1.0, input_scale: float = 4.0,
                   train_mode: bool = True, sample_size: int = 4000, batch_size: int = 256,
                   max_batches: int | None = None, unit_dim: int | None = None,
@@ -362,8 +372,11 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
     * ``update_ratio``: a layer's gradient norm exceeds this multiple of its
       weight norm (layers followed by a normalisation are left out: their
       output does not depend on their weights' scale);
-    * ``activation_growth``: the activations' standard deviation grows more
-      than this many times from the first activation to the last one;
+    * ``activation_growth`` and ``layer_growth``: the activations' standard
+      deviation grows more than ``activation_growth`` times from the inputs
+      (standardized floating-point inputs; else the first activation) to the
+      last activation, or more than ``layer_growth`` times per activation
+      layer on the way (He's initialisation keeps it near 1 per layer);
     * ``input_offset`` and ``input_scale``, per input feature (column, or
       channel of an image): the largest |mean| is further than
       ``input_offset`` from 0, or a non-constant feature's standard deviation
@@ -406,14 +419,15 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
         varying = sd[sd > 1e-8]
         if varying.numel():
             feat_std = (float(varying.min()), float(varying.max()))
-    findings, notes = _findings(
-        activations_, parameters, info, feat_mean, feat_std, dead_threshold=dead_threshold,
+    findings, notes, pair = _findings(
+        activations_, parameters, info, feat_mean, feat_std, pooled_std, dead_threshold=dead_threshold,
         saturation_threshold=saturation_threshold, gradient_ratio=gradient_ratio,
-        activation_growth=activation_growth, update_ratio=update_ratio, input_offset=input_offset,
+        activation_growth=activation_growth, layer_growth=layer_growth, update_ratio=update_ratio,
+        input_offset=input_offset,
         input_scale=input_scale, min_inputs=min_inputs)
     return HealthReport(activations_, parameters, findings, info.loss, info.samples, pooled_mean, pooled_std,
                         input_feature_mean=feat_mean, input_feature_std=feat_std, unseen=info.unseen,
-                        notes=notes, batches=info.batches, frozen=info.frozen)
+                        notes=notes, batches=info.batches, frozen=info.frozen, gradient_pair=pair)
 
 
 def _activation_stats(s) -> ActivationStats:
@@ -436,7 +450,8 @@ def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]
         for _, p in own:
             seen.add(id(p))
         chosen = [(pn, p) for pn, p in own if pn == "weight"] or own
-        wn = math.sqrt(sum(float(p.detach().double().pow(2).sum()) for _, p in chosen))
+        wn = math.sqrt(sum(float(torch.linalg.vector_norm(p.detach(), dtype=torch.float64)) ** 2
+                           for _, p in chosen))
         frozen = not any(p.requires_grad for _, p in chosen)
         if frozen:
             gn = math.nan
@@ -445,10 +460,11 @@ def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]
             for _, p in chosen:
                 g = info.grads.get(names_of.get(id(p), ""))
                 if g is not None:
-                    gn += float(g.double().pow(2).sum())
+                    gn += float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
             gn = math.sqrt(gn)
         out.append(ParameterStats(name or "(model)", type(m).__name__, wn, gn, frozen=frozen,
-                                  normalised=(name or "(model)") in info.normalised))
+                                  normalised=(name or "(model)") in info.normalised,
+                                  matrix=any(p.dim() >= 2 for _, p in chosen)))
     return out
 
 
@@ -473,14 +489,14 @@ def _is_norm(p: ParameterStats) -> bool:
     return "Norm" in p.kind
 
 
-def _findings(acts, params, info: Inspection, feat_mean, feat_std, *, dead_threshold, saturation_threshold,
-              gradient_ratio, activation_growth, update_ratio, input_offset, input_scale,
-              min_inputs) -> tuple[list[Finding], list[str]]:
+def _findings(acts, params, info: Inspection, feat_mean, feat_std, input_std, *, dead_threshold, saturation_threshold,
+              gradient_ratio, activation_growth, layer_growth, update_ratio, input_offset, input_scale,
+              min_inputs) -> tuple[list[Finding], list[str], tuple[str, str] | None]:
     out: list[Finding] = []
     notes: list[str] = []
 
-    def add(kind, layer, value, threshold, message):
-        out.append(Finding(kind, layer, value, threshold, message, SECTIONS[kind]))
+    def add(kind, layer, value, threshold, message, expected_here=False):
+        out.append(Finding(kind, layer, value, threshold, message, SECTIONS[kind], expected_here))
 
     if feat_mean == feat_mean and abs(feat_mean) > input_offset:
         add("inputs not standardized", "input", feat_mean, input_offset,
@@ -509,8 +525,15 @@ def _findings(acts, params, info: Inspection, feat_mean, feat_std, *, dead_thres
                      f"{min_inputs} inputs ({', '.join(few[:4])}{', ...' if len(few) > 4 else ''}): a "
                      "share on so few inputs is not evidence, so no dead-unit or saturation verdict is "
                      "given for them; pass more inputs.")
+    if info.untrained_norms:
+        notes.append(f"the model runs in eval mode, and its batch-norm layers "
+                     f"({', '.join(info.untrained_norms[:3])}{', ...' if len(info.untrained_norms) > 3 else ''}) "
+                     "have running statistics at their initial values (mean 0, variance 1: they have seen no "
+                     "training batch), so they do not normalise and the layers after them are not what "
+                     "training or a trained model computes; no dead-unit, saturation or growth verdict is "
+                     "given. Run in training mode (the default) or after training.")
     for a in acts:
-        if a.inputs < min_inputs:
+        if a.inputs < min_inputs or info.untrained_norms:
             continue
         if a.dead is not None and a.dead > dead_threshold:
             add("dead units", a.name, a.dead, dead_threshold,
@@ -523,35 +546,56 @@ def _findings(acts, params, info: Inspection, feat_mean, feat_std, *, dead_thres
                 f"{100 * a.saturated:.0f}% of the {a.kind} outputs on {a.inputs} inputs are {where} "
                 f"(threshold {100 * saturation_threshold:.0f}%).")
     live = [p for p in params if not p.frozen and p.weight_norm > 0]
-    flow = [p for p in _in_call_order(live, info) if not _is_embedding(p) and not _is_norm(p)]
+    flow = [p for p in _in_call_order(live, info) if not _is_embedding(p) and not _is_norm(p)
+            and p.matrix and not _inside(p.name, info.attention)]
     if len(flow) >= 2:
         first, last = flow[0], flow[-1]
         if last.grad_norm > 0:
             r = first.grad_norm / last.grad_norm
             if r < 1 / gradient_ratio:
-                add("vanishing gradient", first.name, r, 1 / gradient_ratio,
-                    f"the gradient norm of the first layer ({first.name}) is {_g(r, 0)} times "
-                    f"that of the last ({last.name}); below 1/{_g(gradient_ratio, 0)}, so the "
-                    "first layers barely learn.")
+                what = "gradient norm"
+                text = (f"the {what} of the first layer ({first.name}) is {_g(r, 0)} times "
+                        f"that of the last ({last.name}); below 1/{_g(gradient_ratio, 0)}, so the "
+                        "first layers barely learn.")
+                if info.attention:
+                    text += (" In a transformer at initialisation this can be expected, above all when "
+                             "its blocks end in layer normalisation (post-LN, as BERT's): the layers near "
+                             "the output get much larger gradients until training settles (Xiong et al. "
+                             "2020). The usual remedy is a learning-rate warm-up, not a change of "
+                             "activation or initialisation.")
+                add("vanishing gradient", first.name, r, 1 / gradient_ratio, text, bool(info.attention))
             elif r > gradient_ratio and not targets_off:
+                what = "gradient norm"
                 add("exploding gradient", first.name, r, gradient_ratio,
-                    f"the gradient norm of the first layer ({first.name}) is {_g(r, 0)} times "
+                    f"the {what} of the first layer ({first.name}) is {_g(r, 0)} times "
                     f"that of the last ({last.name}); above {_g(gradient_ratio, 0)}.")
-    judged = [p for p in live if not p.normalised and not _is_norm(p)]
+    judged = [p for p in live if not p.normalised and not _is_norm(p) and p.matrix]
     worst = max(judged, key=lambda p: p.ratio, default=None)
     if (worst is not None and worst.ratio > update_ratio and not targets_off
             and not any(f.kind == "exploding gradient" for f in out)):
         add("exploding gradient", worst.name, worst.ratio, update_ratio,
             f"the gradient norm is {_g(worst.ratio, 0)} times the weight norm (threshold "
             f"{_g(update_ratio, 0)}): one step of ordinary size would overwrite the weights.")
-    if len(acts) >= 2 and acts[0].std > 0:
-        growth = acts[-1].std / acts[0].std
-        if growth > activation_growth:
+    start, start_name = None, None
+    if input_std == input_std and input_std > 0 and not any(f.kind == "inputs not standardized" for f in out):
+        start, start_name = input_std, "the inputs"
+    elif len(acts) >= 2 and acts[0].std > 0:
+        start, start_name = acts[0].std, acts[0].name
+    if acts and start is not None and not info.untrained_norms:
+        growth = acts[-1].std / start
+        steps = len(acts) if start_name == "the inputs" else len(acts) - 1
+        per_layer = growth ** (1 / steps) if steps > 0 and growth > 0 else 1.0
+        if growth > activation_growth or per_layer > layer_growth:
             add("exploding activations", acts[-1].name, growth, activation_growth,
                 f"the activations' standard deviation grows {_g(growth, 0)} times from "
-                f"{acts[0].name} to {acts[-1].name} (threshold {_g(activation_growth, 0)}): "
-                "the weights are too large for the layer widths.")
-    return out, notes
+                f"{start_name} to {acts[-1].name}, about {_g(per_layer, 0)} times per activation "
+                f"layer (thresholds {_g(activation_growth, 0)} overall, {_g(layer_growth, 0)} per "
+                "layer): the weights are too large for the layer widths.")
+    return out, notes, ((flow[0].name, flow[-1].name) if len(flow) >= 2 else None)
+
+
+def _inside(name: str, containers: list[str]) -> bool:
+    return any(name == c or name.startswith(c + ".") for c in containers)
 
 
 def _in_call_order(params: list[ParameterStats], info: Inspection) -> list[ParameterStats]:

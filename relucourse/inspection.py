@@ -563,7 +563,7 @@ class _Mode(TorchFunctionMode):
         kwargs = kwargs or {}
         rec = self.rec
         spec = FUNCTION_KINDS.get(func)
-        if spec is None or rec.act_depth:
+        if spec is None or rec.act_depth or not rec.recording:
             out = func(*args, **kwargs)
             if func in _VIEW_OPS and args:
                 rec.propagate(args[0], out)
@@ -611,6 +611,8 @@ class _Recorder:
         self.called: dict[int, bool] = {}          # id(module) -> a site was recorded inside it
         self.call_order: list[int] = []
         self.first_bad: tuple[str, str] | None = None
+        self.check_finite = False              # turned on to locate a non-finite loss
+        self.recording = True
         self.batch_inputs = 0
         self.first_batch = True
 
@@ -650,7 +652,7 @@ class _Recorder:
             self.normalised_input(args[0])
         kind = self.kinds.get(id(module))
         if kind is not None:
-            if self.act_depth == 0:
+            if self.act_depth == 0 and self.recording:
                 x = args[0] if args else None
                 if torch.is_tensor(x):
                     site = self.module_site(module, kind, x)
@@ -660,7 +662,7 @@ class _Recorder:
 
     def post(self, module, args, output):
         name, _, _ = self.stack.pop() if self.stack else ("?", None, None)
-        if self.first_bad is None and not _finite(output) and _finite(args):
+        if self.check_finite and self.first_bad is None and not _finite(output) and _finite(args):
             self.first_bad = (name or "(model)", type(module).__name__)
         kind = self.kinds.get(id(module))
         if kind is not None:
@@ -927,6 +929,8 @@ class Inspection:
     loss: float = math.nan
     grads: dict[str, torch.Tensor | None] = field(default_factory=dict, repr=False)
     frozen: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)
+    untrained_norms: list[str] = field(default_factory=list)
     input_mean: torch.Tensor | None = None
     input_std: torch.Tensor | None = None
     target_mean: float = math.nan
@@ -1065,6 +1069,10 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                         t_sq += float((yd * yd).sum())
                         t_n += yd.numel()
                     if not torch.isfinite(loss).all():
+                        rec.check_finite, rec.recording = True, False
+                        rec.new_batch(batch.size)
+                        with torch.no_grad():
+                            model(*batch.args, **batch.kwargs)      # again, to find the first bad layer
                         where = ("the loss function itself" if rec.first_bad is None else
                                  f"layer '{rec.first_bad[0]}' ({rec.first_bad[1]})")
                         raise DiagnosticError(
@@ -1112,7 +1120,9 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     info = Inspection(sites=sites, samples=samples, batches=batches, unseen=unseen,
                       normalised=set(rec.normalised),
                       call_order=[rec.names.get(i, "") for i in rec.call_order], frozen=frozen,
-                      float_targets=float_targets)
+                      float_targets=float_targets,
+                      attention=[n for n, m in model.named_modules() if "Attention" in type(m).__name__],
+                      untrained_norms=[] if train_mode else _untrained_norms(model))
     if in_n > 0:
         info.input_mean = in_sum / in_n
         var = (in_sq - in_sum * in_sum / in_n) / max(in_n - 1, 1)
@@ -1206,3 +1216,14 @@ def locate_failure(model: nn.Module, inputs: torch.Tensor, err: Exception) -> st
             h.remove()
     dtype, _ = model_dtype_device(model)
     return failure_message("the model", _Batch((inputs,), {}, None, int(inputs.shape[0])), found, err, dtype)
+
+
+def _untrained_norms(model: nn.Module) -> list[str]:
+    """Batch-norm layers whose running statistics have never been updated (used in eval mode)."""
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+            tracked = getattr(m, "num_batches_tracked", None)
+            if tracked is not None and int(tracked) == 0:
+                out.append(name)
+    return out
