@@ -25,4 +25,4 @@ Repository-only code (building the book, generating exercises, grading,
 the syllabus) lives in the repository's ``tools/`` and is not installed.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.1.0"
