@@ -11,7 +11,7 @@ Where it shows:
 
 * In the book's HTML, the cell's output is a ``text/html`` block that loads
   Vega, Vega-Lite and vega-embed from the site's own ``_static/relucourse-vega``
-  folder (copied there by :func:`setup`, the Sphinx extension in this module,
+  folder (copied there by the book's Sphinx extension tools/sphinxext/vega.py,
   from the ``django-js-lib-vega-embed`` package on PyPI), never from a CDN.
   The block also holds a static PNG, shown when printing or without
   JavaScript, and a text description for everyone, screen readers included.
@@ -32,7 +32,6 @@ import io
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -742,7 +741,7 @@ def _dying_fallback(dead_rows, acc_rows, lr_arr, layers, epochs) -> bytes:
 
 
 # --------------------------------------------------------------------------
-# the Sphinx extension: scripts from _static, only on pages that need them
+# the Vega scripts, for the book (tools/sphinxext/vega.py serves them)
 # --------------------------------------------------------------------------
 
 def vega_sources() -> dict[str, Path]:
@@ -756,33 +755,3 @@ def vega_sources() -> dict[str, Path]:
         raise FileNotFoundError(f"Vega scripts missing: {missing}; reinstall "
                                 "django-js-lib-vega-embed from requirements.txt")
     return paths
-
-
-def _add_scripts(app, pagename, templatename, context, doctree) -> None:
-    if "relucourse-explorable" in (context.get("body") or ""):
-        for name in VEGA_FILES:
-            app.add_js_file(f"{STATIC_DIR}/{name}")
-
-
-def _copy_scripts(app, exception) -> None:
-    if exception is not None or app.builder.format != "html":
-        return
-    target = Path(app.outdir) / "_static" / STATIC_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    for ours, src in vega_sources().items():
-        shutil.copyfile(src, target / ours)
-
-
-def setup(app):
-    """Sphinx extension (listed in ``_config.yml``): serve Vega from ``_static``.
-
-    Copies the three scripts into ``_static/relucourse-vega`` and adds them
-    only to pages that contain an explorable; tells the notebooks executed
-    by this build (through an environment variable their kernels inherit)
-    to emit the book's HTML.
-    """
-    vega_sources()                          # fail early if not installed
-    os.environ[BOOK_BUILD_ENV] = "1"
-    app.connect("html-page-context", _add_scripts)
-    app.connect("build-finished", _copy_scripts)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

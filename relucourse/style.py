@@ -14,7 +14,7 @@ chapter and are byte-for-byte reproducible.
 from __future__ import annotations
 
 import matplotlib as mpl
-from cycler import cycler
+from matplotlib import cycler
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order used by the colour cycle.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]

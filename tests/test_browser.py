@@ -2,7 +2,7 @@
 
 Every page of the built site (`_build/html`, and the student edition when it has been
 built) is served on 127.0.0.1 and opened with every request to another host aborted.
-The pages are opened once (tests/browser_audit.py); each test below checks one thing
+The pages are opened once (tools/browser_audit.py); each test below checks one thing
 over all of them and names every page and element that fails. The page weights are
 printed (run pytest with -s, or see the captured output of test_page_weight).
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import browser_audit as ba
+from tools import browser_audit as ba
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = ROOT / "_build" / "student" / "_build" / "html"

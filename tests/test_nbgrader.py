@@ -1,7 +1,7 @@
 """nbgrader from start to end, with nbgrader's own commands, on every assignment.
 
 For each ``solutions/NN_topic.ipynb`` a temporary nbgrader course is made with
-``relucourse.grading.init`` (one course per assignment, so they run in
+``tools.grading.init`` (one course per assignment, so they run in
 parallel), and then, with the virtual environment's ``bin`` folder NOT on PATH
 (the way the README's commands are typed):
 
@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relucourse import authoring, grading
+from tools import authoring, grading
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = authoring.solution_paths(ROOT)
@@ -344,8 +344,9 @@ def test_a_loop_is_stopped_by_the_timeout(results, stem):
 
 
 def test_init_command(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "relucourse.grading", "init", str(tmp_path / "c"),
-                             "--chapters", SOLUTIONS[0].name[:2]], capture_output=True, text=True, env=_env())
+    result = subprocess.run([sys.executable, "-m", "tools", "grade", "init", str(tmp_path / "c"),
+                             "--chapters", SOLUTIONS[0].name[:2]], capture_output=True, text=True, env=_env(),
+                            cwd=ROOT)
     assert result.returncode == 0, result.stderr
     source = tmp_path / "c" / "source" / f"ex{SOLUTIONS[0].name[:2]}" / SOLUTIONS[0].name
     # The source notebook is the solutions notebook with the students' title
@@ -357,6 +358,6 @@ def test_init_command(tmp_path):
     assert "nbgrader generate_assignment" in result.stdout
     config = (tmp_path / "c" / "nbgrader_config.py").read_text(encoding="utf-8")
     assert "add_missing_cells = True" in config and 'os.environ["PATH"]' in config
-    bad = subprocess.run([sys.executable, "-m", "relucourse.grading", "init", str(tmp_path / "d"),
-                          "--chapters", "99"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "tools", "grade", "init", str(tmp_path / "d"),
+                          "--chapters", "99"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "no solutions notebook for chapter(s) 99" in bad.stderr

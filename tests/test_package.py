@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import relucourse
-from relucourse import activations, data, syllabus
+from relucourse import activations, data
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(relucourse.__path__, "relucourse."))
 
@@ -66,24 +66,6 @@ def test_digits_standardized_from_training_set():
     assert abs(d.X_train.mean()) < 1e-5
     raw = data.digits(seed=0, standardize=False)
     assert raw.X_train.max() == 16 and raw.n_features == 64
-
-
-def test_syllabus_reads_every_chapter():
-    chapters = syllabus.chapters("chapters")
-    assert [c.number for c in chapters] == list(range(1, len(chapters) + 1))
-    for ch in chapters:
-        assert 3 <= len(ch.objectives) <= 6
-        assert ch.minutes > 0 and ch.exercise_minutes > 0
-        assert "{doc}`exercises" in syllabus.header_markdown(ch)
-    table = syllabus.table_markdown(chapters)
-    assert table.count("* - ") == len(chapters) + 1
-
-
-def test_syllabus_rejects_missing_front_matter(tmp_path):
-    p = tmp_path / "01_x.md"
-    p.write_text("# Title\n")
-    with pytest.raises(ValueError, match="front matter"):
-        syllabus.read_chapter(p)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from relucourse import authoring
+from tools import authoring
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = authoring.solution_paths(ROOT)
@@ -36,7 +36,7 @@ def test_every_chapter_has_solutions_and_exercises():
 def test_exercises_in_sync(path):
     for target, text in authoring.expected_files(path).items():
         assert target.read_text(encoding="utf-8") == text, (
-            f"{target.relative_to(ROOT)} is out of date: run `python -m relucourse.authoring`")
+            f"{target.relative_to(ROOT)} is out of date: run `python -m tools regen`")
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)

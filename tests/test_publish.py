@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -17,13 +16,10 @@ import nbformat
 import pytest
 import yaml
 
+from tools import chapter_notebooks, pdf
+from tools.authoring import setup_cell_source
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-
-import chapter_notebooks  # noqa: E402
-import pdf  # noqa: E402
-
-from relucourse.authoring import setup_cell_source  # noqa: E402
 
 SITE = ROOT / "_build" / "html"
 CHAPTERS = chapter_notebooks.chapter_paths()
@@ -32,7 +28,7 @@ CHAPTERS = chapter_notebooks.chapter_paths()
 def _built_site() -> Path:
     if not (SITE / "index.html").exists():
         pytest.fail("no built book in _build/html: run the README's first command "
-                    "(or .venv/bin/python tools/book.py build) first")
+                    "(or .venv/bin/python -m tools build) first")
     return SITE
 
 
@@ -48,7 +44,7 @@ def test_every_chapter_has_its_notebook_and_it_is_up_to_date():
     expected = chapter_notebooks.expected_files()
     assert sorted(p.name for p in expected) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     stale = [p.name for p, text in expected.items() if p.read_text(encoding="utf-8") != text]
-    assert not stale, (f"out of date: {stale}; run .venv/bin/python tools/chapter_notebooks.py "
+    assert not stale, (f"out of date: {stale}; run .venv/bin/python -m tools regen "
                        "after editing a chapter")
 
 
@@ -59,26 +55,30 @@ def test_chapter_notebook_is_valid_without_outputs_and_starts_with_the_set_up_ce
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source == setup_cell_source()
     assert all(not c.outputs and c.execution_count is None for c in code)
-    assert not any(chapter_notebooks.BOOK_ONLY in c.source for c in code)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    # Every code cell of the chapter is there, in order (only the book-only one left out).
+    # Every code cell of the chapter is there, in order, after the set-up cell; no
+    # cell of the chapter needs the book (its "at a glance" box is text, from the front matter).
     source = chapter.read_text(encoding="utf-8")
     n_code = len(re.findall(r"^```\{code-cell\}", source, re.M))
-    assert len(code) == n_code  # one book-only cell out, the set-up cell in
+    assert len(code) == n_code + 1
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "**At a glance.**" in text and "{course-header}" not in text
 
 
 DEMO = """---
 kernelspec:
   name: python3
   display_name: Python 3
+course:
+  objectives: [Compute one thing, Derive another, Compare both]
+  prerequisites: ["{doc}`../chapters/09_demo`"]
+  minutes: 5
+  exercise_minutes: 10
 ---
 
 # Demo
 
-```{code-cell} ipython3
-:tags: [remove-input]
-
-chapter_header('09_demo.md')
+```{course-header}
 ```
 
 (sec-demo)=
@@ -109,14 +109,18 @@ Short.
 """
 
 
-def test_generator_leaves_out_the_book_only_cell_adds_the_set_up_cell_and_plain_markdown(tmp_path):
+def test_generator_writes_the_header_adds_the_set_up_cell_and_plain_markdown(tmp_path):
     (tmp_path / "chapters").mkdir()
     chapter = tmp_path / "chapters" / "09_demo.md"
     chapter.write_text(DEMO, encoding="utf-8")
     nb = chapter_notebooks.make_notebook(chapter)
     assert [c.cell_type for c in nb.cells] == ["markdown", "markdown", "code", "markdown", "code", "markdown"]
     assert nb.cells[2].source == setup_cell_source() and nb.cells[4].source == "x = 1"
-    text = nb.cells[3].source
+    box, _, text = nb.cells[3].source.partition("\n\nText with")
+    assert box.startswith("**At a glance.** **After this chapter you can:**")
+    assert "- Compute one thing" in box and "**Prerequisites:** *Demo*." in box
+    assert "about 5 minutes to read and run, plus about 10 minutes" in box
+    text = "Text with" + text
     assert text.startswith("Text with $x$, a dead unit, He et al. (2015) and\n(Nair and Hinton, 2010; "
                            "Glorot et al., 2011); see *Demo*.")
     rest = nb.cells[5].source

@@ -1,4 +1,4 @@
-"""`python -m relucourse.syllabus`: a real command-line interface, plain output, Markdown and CSV."""
+"""`python -m tools syllabus`: a real command-line interface, plain output, Markdown and CSV."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from relucourse import syllabus
+from tools import syllabus
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 N_CHAPTERS = len(list(CHAPTERS.glob("[0-9][0-9]_*.md")))
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "relucourse.syllabus", *args], cwd=cwd,
+def run(*args: str) -> subprocess.CompletedProcess:
+    """The command as documented: run from the repository's root."""
+    return subprocess.run([sys.executable, "-m", "tools", "syllabus", *args], cwd=ROOT,
                           capture_output=True, text=True)
 
 
@@ -61,18 +62,49 @@ def test_markdown_is_a_document():
     assert out.count("\n## ") == N_CHAPTERS
 
 
-def test_folder_argument_and_default_from_elsewhere(tmp_path):
-    result = run(str(CHAPTERS), cwd=tmp_path)
-    assert result.returncode == 0 and "Total: about" in result.stdout
+def test_folder_argument_and_default_from_elsewhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert syllabus.main([str(CHAPTERS)]) == 0
+    assert "Total: about" in capsys.readouterr().out
 
 
-def test_default_folder_from_a_subfolder_of_the_repository(tmp_path):
-    """After `cd nbgrader-course` (no chapters/ there) the repository's chapters are used."""
+def test_default_folder_from_a_subfolder_of_the_repository(tmp_path, monkeypatch, capsys):
+    """From a folder without chapters/ (nbgrader-course/) the repository's chapters are used."""
     sub = tmp_path / "nbgrader-course"
     sub.mkdir()
-    result = run(cwd=sub)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == run().stdout
+    monkeypatch.chdir(sub)
+    assert syllabus.main([]) == 0
+    assert capsys.readouterr().out == run().stdout
+
+
+def test_every_chapter_is_read_and_has_a_header_and_a_row():
+    """(Moved from tests/test_package.py with the module.)"""
+    chapters = syllabus.chapters(CHAPTERS)
+    assert [c.number for c in chapters] == list(range(1, len(chapters) + 1))
+    for ch in chapters:
+        assert 3 <= len(ch.objectives) <= 6
+        assert ch.minutes > 0 and ch.exercise_minutes > 0
+        assert "{doc}`exercises" in syllabus.header_markdown(ch)
+    table = syllabus.table_markdown(chapters)
+    assert table.count("* - ") == len(chapters) + 1
+
+
+def test_missing_front_matter_is_rejected(tmp_path):
+    """(Moved from tests/test_package.py with the module.)"""
+    p = tmp_path / "01_x.md"
+    p.write_text("# Title\n")
+    with pytest.raises(ValueError, match="front matter"):
+        syllabus.read_chapter(p)
+
+
+def test_roles_read_as_text_in_one_place():
+    """The syllabus and the chapter notebooks share tools.myst.roles_as_text."""
+    from tools.myst import roles_as_text
+
+    assert roles_as_text("{term}`ReLU` and {doc}`the basics <01_x>`") == "ReLU and the basics"
+    assert roles_as_text("{cite:t}`a,b`", cite=lambda kind, keys: f"{kind}:{keys}") == "t:a,b"
+    assert roles_as_text("{doc}`01_x`", doc=lambda target, shown: target.upper()) == "01_X"
+    assert syllabus.plain_text("{doc}`x <01_y>`") == "x"
 
 
 def test_prerequisites_are_a_list_one_per_line():

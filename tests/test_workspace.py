@@ -1,4 +1,4 @@
-"""The student's workspace (`python -m relucourse.workspace`) and "Run All" in it.
+"""The student's workspace (`python -m tools workspace`) and "Run All" in it.
 
 1. The command copies the exercise notebooks into ``my-work/`` and never overwrites one
    that is there; git ignores the folder.
@@ -24,7 +24,7 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from relucourse import authoring, workspace
+from tools import authoring, workspace
 from test_nbgrader import _grade_id, dependencies, solved
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ def test_update_explains_a_missing_exercises_folder(tmp_path):
 
 
 def test_command_line_prints_how_to_open_jupyterlab():
-    result = subprocess.run([sys.executable, "-m", "relucourse.workspace", "--help"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "tools", "workspace", "--help"], capture_output=True,
                             text=True, cwd=ROOT)
     assert result.returncode == 0 and "--lab" in result.stdout
     command = workspace.lab_command()
@@ -98,16 +98,16 @@ def test_printed_and_started_commands_allow_root_as_root(tmp_path, monkeypatch, 
 
 
 def test_a_closed_pipe_is_handled_quietly(tmp_path):
-    """`python -m relucourse.workspace | head`: no BrokenPipeError traceback."""
+    """`python -m tools workspace | head`: no BrokenPipeError traceback."""
     _copy_exercises(tmp_path)
-    script = ("import pathlib, sys\nfrom relucourse import workspace\n"
+    script = ("import pathlib, sys\nfrom tools import workspace\n"
               "workspace.ROOT = pathlib.Path(sys.argv[1])\nraise SystemExit(workspace.main([]))\n")
     # The reader closes its end before the command writes anything.
     reader, writer = os.pipe()
     os.close(reader)
     try:
         result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], stdout=writer,
-                                stderr=subprocess.PIPE, text=True, timeout=60)
+                                stderr=subprocess.PIPE, text=True, timeout=60, cwd=ROOT)
     finally:
         os.close(writer)
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -137,8 +137,8 @@ def _tracked_copy(dest: Path) -> Path:
 def test_course_commands_leave_the_students_notebooks_alone(tmp_path):
     """In a copy of the repository: regenerate exercises, rerun the workspace, collect the tests."""
     repo = _tracked_copy(tmp_path / "repo")
-    run = dict(cwd=repo, capture_output=True, text=True)  # `python -m` in repo imports repo/relucourse
-    first = subprocess.run([sys.executable, "-m", "relucourse.workspace"], **run)
+    run = dict(cwd=repo, capture_output=True, text=True)  # `python -m` in repo imports repo/tools
+    first = subprocess.run([sys.executable, "-m", "tools", "workspace"], **run)
     assert first.returncode == 0 and str(repo / workspace.FOLDER) in first.stdout, first.stdout + first.stderr
     mine = repo / workspace.FOLDER
     for path in mine.glob("*.ipynb"):  # the student writes answers
@@ -149,13 +149,13 @@ def test_course_commands_leave_the_students_notebooks_alone(tmp_path):
     for path in (repo / "solutions").glob("*.ipynb"):
         path.write_text(path.read_text(encoding="utf-8").replace("These exercises go with",
                                                                  "These exercises belong to"), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "relucourse.authoring"], **run)
+    result = subprocess.run([sys.executable, "-m", "tools", "regen"], **run)
     assert result.returncode == 0 and "written: exercises/" in result.stdout, result.stdout + result.stderr
-    assert subprocess.run([sys.executable, "-m", "relucourse.workspace"], **run).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "tools", "workspace"], **run).returncode == 0
     collect = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q"], **run)
     assert collect.returncode == 0, collect.stdout[-2000:] + collect.stderr[-2000:]
     assert workspace.FOLDER not in collect.stdout
-    assert subprocess.run([sys.executable, "tools/book.py", "clean"], **run).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "tools", "clean"], **run).returncode == 0
     assert _digests(mine) == before
 
 

@@ -1,9 +1,10 @@
 """Build the book: the full edition, or the student edition without solutions.
 
-    .venv/bin/python tools/book.py build              -> _build/html
-    .venv/bin/python tools/book.py build --student    -> _build/student/_build/html
-    .venv/bin/python tools/book.py build --all        (re-render every page)
-    .venv/bin/python tools/book.py build --output /tmp/mybook   (a private build and cache)
+    .venv/bin/python -m tools build              -> _build/html
+    .venv/bin/python -m tools build --student    -> _build/student/_build/html
+    .venv/bin/python -m tools build --all        (re-render every page)
+    .venv/bin/python -m tools build --output /tmp/mybook   (a private build and cache)
+    .venv/bin/python -m tools clean              (remove _build, execution cache included)
 
 Both editions are built with Sphinx warnings as errors, nit-picky references and
 --keep-going (so all warnings are listed before failing), and share one
@@ -46,8 +47,8 @@ def edition_config(student: bool, cache: Path, folder: Path = BUILD) -> Path:
         local[name] = str((ROOT / where).resolve())
     if student:
         cfg["title"] = cfg["title"] + " (student edition)"
-        sphinx = cfg.setdefault("sphinx", {})  # tag `student` for {only} blocks (relucourse.edition)
-        sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []), "relucourse.edition"]
+        sphinx = cfg.setdefault("sphinx", {})  # tag `student` for {only} blocks
+        sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []), "tools.sphinxext.edition"]
     path = folder / f"_config_{'student' if student else 'custom'}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")

@@ -61,7 +61,7 @@ def main() -> int:
         venv.EnvBuilder(with_pip=True).create(VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt")
     ensure_chromium()
-    run(PY, "tools/book.py", "build")
+    run(PY, "-m", "tools", "build")
     print(f"\nSet-up and build took {time.perf_counter() - start:.0f} s.")
     print(f"The book is at {ROOT / '_build' / 'html' / 'index.html'}")
     return 0

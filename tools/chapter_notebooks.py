@@ -1,18 +1,18 @@
 """Chapters as runnable notebooks, for the launch buttons (Colab, Binder).
 
-    .venv/bin/python tools/chapter_notebooks.py           # write notebooks/NN_topic.ipynb
-    .venv/bin/python tools/chapter_notebooks.py --check   # exit 1 if any is out of date
+    .venv/bin/python -m tools regen            # also writes notebooks/NN_topic.ipynb
+    .venv/bin/python -m tools regen --check    # exit 1 if any is out of date
 
 The chapters are MyST Markdown notebooks (``chapters/NN_topic.md``), which Colab
 cannot open. This writes a Jupyter notebook copy of each, ``notebooks/NN_topic.ipynb``,
-which the chapter pages' launch buttons open (see ``tools/sphinx_launch.py``):
+which the chapter pages' launch buttons open (see ``tools/sphinxext/launch.py``):
 
 * the chapter's cells as jupytext reads them, without outputs;
 * the same first code cell as the exercise notebooks, the set-up cell of
-  :func:`relucourse.authoring.setup_cell_source` (installs the course package
+  :func:`tools.authoring.setup_cell_source` (installs the course package
   in Colab or Binder), right after the title;
-* without the cell that shows the chapter's "at a glance" box: it reads the
-  chapter's Markdown file, which is not there when the notebook runs on its own;
+* the chapter's "at a glance" box (the ``{course-header}`` directive) written
+  out from the front matter (tools/syllabus.py), as the book shows it;
 * the book's MyST markup in the text rewritten as plain Markdown that Jupyter
   and Colab render: citations as "He et al. (2015)" / "(He et al., 2015)" (the
   book's labels), glossary terms and page references as their text, questions
@@ -28,20 +28,18 @@ from __future__ import annotations
 import argparse
 import functools
 import re
-import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # relucourse from this checkout, also when run as a script
-
-from relucourse.authoring import NB_VERSION, dumps, setup_cell_source  # noqa: E402
+from tools.authoring import NB_VERSION, ROOT, dumps, setup_cell_source
+from tools.myst import roles_as_text
+from tools.syllabus import header_markdown, read_chapter
 
 CHAPTERS, NOTEBOOKS = ROOT / "chapters", ROOT / "notebooks"
-#: A code cell containing this only makes sense inside the book (it reads the chapter file).
-BOOK_ONLY = "chapter_header("
+#: The directive that shows the chapter's front matter in the book.
+HEADER = re.compile(r"^(```+|:::+)\{course-header\}[ \t]*\n\1[ \t]*$", re.M)
 
 
 def chapter_paths(root: Path = ROOT) -> list[Path]:
@@ -59,7 +57,7 @@ def citation_labels(bib: Path = ROOT / "references.bib") -> dict[str, str]:
     """Citation key -> the book's label ("He et al., 2015"), as the bibliography shows it."""
     from pybtex.database import parse_file
 
-    from relucourse.sphinxext import RectifiedStyle
+    from tools.sphinxext.bibstyle import RectifiedStyle
 
     entries = RectifiedStyle().format_bibliography(parse_file(str(bib)))
     return {entry.key: entry.label for entry in entries}
@@ -87,7 +85,6 @@ def _title_of(chapter: Path, target: str) -> str:
     return Path(target).name
 
 
-_ROLE = re.compile(r"\{(term|doc|cite:t|cite:p)\}`([^`]*)`")
 _FENCE = re.compile(r"^(```+|:::+)\{(exercise|solution|admonition)\}[ \t]*(.*?)\n(.*?)^\1[ \t]*$", re.M | re.S)
 _OPTION = re.compile(r"^:(\w+):[ \t]*(.*)$")
 
@@ -95,14 +92,8 @@ _OPTION = re.compile(r"^:(\w+):[ \t]*(.*)$")
 def plain_markdown(text: str, chapter: Path) -> str:
     """The book's MyST markup in one Markdown cell, rewritten as Markdown Jupyter renders."""
 
-    def role(m: re.Match) -> str:
-        kind, content = m.group(1), m.group(2)
-        shown = re.match(r"^(.*?)\s*<([^<>]+)>$", content, re.S)
-        if kind == "term":
-            return shown.group(1) if shown else content
-        if kind == "doc":
-            return f"*{shown.group(1) if shown else _title_of(chapter, content)}*"
-        return _cite(kind[-1], content)
+    def doc(target: str, shown: str | None) -> str:
+        return f"*{shown if shown is not None else _title_of(chapter, target)}*"
 
     def fence(m: re.Match) -> str:
         name, argument, body = m.group(2), m.group(3).strip(), m.group(4)
@@ -119,9 +110,11 @@ def plain_markdown(text: str, chapter: Path) -> str:
         stop = "" if argument[-1:] in ".?!:" else "."
         return f"**{argument}{stop}** {body}" if argument else body
 
+    if HEADER.search(text):
+        text = HEADER.sub(lambda m: header_markdown(read_chapter(chapter)), text)
     text = _FENCE.sub(fence, text)
     text = re.sub(r"^\([\w-]+\)=[ \t]*\n", "", text, flags=re.M)  # targets: (label)=
-    return _ROLE.sub(role, text)
+    return roles_as_text(text, doc=doc, cite=_cite)
 
 
 def _note(chapter: Path) -> str:
@@ -133,7 +126,12 @@ def _note(chapter: Path) -> str:
 def make_notebook(chapter: Path) -> nbformat.NotebookNode:
     """The runnable notebook copy of one chapter (no outputs, set-up cell first)."""
     source = jupytext.reads(chapter.read_text(encoding="utf-8"), fmt="md:myst")
-    cells = [c for c in source.cells if not (c.cell_type == "code" and BOOK_ONLY in c.source)]
+    cells = list(source.cells)
+    if cells and cells[0].cell_type == "markdown":
+        # the title alone in the first cell; what follows it (the header box) after the set-up
+        first, _, rest = cells[0].source.partition("\n")
+        if rest.strip():
+            cells[0:1] = [nbformat.v4.new_markdown_cell(first), nbformat.v4.new_markdown_cell(rest.strip("\n"))]
     title = 1 if cells and cells[0].cell_type == "markdown" else 0
     cells[title:title] = [nbformat.v4.new_markdown_cell(_note(chapter)),
                           nbformat.v4.new_code_cell(setup_cell_source())]
@@ -177,7 +175,3 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink()
         print(f"{'no chapter for' if args.check else 'removed'}: {path.relative_to(ROOT)}")
     return 1 if args.check and (stale or extra) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

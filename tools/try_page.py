@@ -19,12 +19,12 @@ import jupytext
 from nbclient import NotebookClient
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the page and report."""
     parser = argparse.ArgumentParser()
     parser.add_argument("page")
     parser.add_argument("--images", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     page = Path(args.page).resolve()
     nb = jupytext.read(page)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,

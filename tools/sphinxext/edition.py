@@ -1,6 +1,6 @@
 """Sphinx extension that marks the student edition of the book.
 
-``tools/book.py build --student`` loads it; it sets the Sphinx tag ``student``,
+``python -m tools build --student`` loads it; it sets the Sphinx tag ``student``,
 so pages can say different things in the two editions::
 
     ```{only} student

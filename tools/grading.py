@@ -1,7 +1,7 @@
 """Set up an nbgrader course from this repository's solutions notebooks.
 
 Every ``solutions/NN_topic.ipynb`` is an nbgrader *source* notebook (see
-:mod:`relucourse.authoring`). This command lays them out the way nbgrader
+:mod:`tools.authoring`). This command lays them out the way nbgrader
 expects, one assignment per chapter (``ex01``, ``ex02``, ...)::
 
     nbgrader-course/
@@ -25,8 +25,8 @@ and writes an ``nbgrader_config.py`` that
 
 Command line (from the repository root)::
 
-    .venv/bin/python -m relucourse.grading init                 # -> nbgrader-course/
-    .venv/bin/python -m relucourse.grading init /srv/relu --course-id relu2026
+    .venv/bin/python -m tools grade init                 # -> nbgrader-course/
+    .venv/bin/python -m tools grade init /srv/relu --course-id relu2026
 
 Then, in the course folder, nbgrader's own commands, e.g.
 ``../.venv/bin/nbgrader generate_assignment ex01`` (the command prints them
@@ -49,7 +49,7 @@ from .authoring import ROOT, SOLUTIONS_TITLE, STUDENT_TITLE, dumps, solution_pat
 DEFAULT_FOLDER = ROOT / "nbgrader-course"
 
 CONFIG_TEMPLATE = '''\
-# nbgrader settings for the ReLU course, written by `python -m relucourse.grading init`.
+# nbgrader settings for the ReLU course, written by `python -m tools grade init`.
 import os
 import sys
 
@@ -90,7 +90,7 @@ def _write_source(solution: Path, target: Path) -> None:
 
     nbgrader releases the source notebook's cells as they are, so the heading
     "# Solutions N" becomes "# Exercises N" here (the same change
-    :func:`relucourse.authoring.make_exercise` makes), and the released
+    :func:`tools.authoring.make_exercise` makes), and the released
     notebooks and the feedback say "Exercises N". Nothing else changes.
     """
     solution, target = Path(solution), Path(target)  # not a file descriptor, say
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     if argv is not None and not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a list of strings")
-    parser = argparse.ArgumentParser(prog="python -m relucourse.grading",
+    parser = argparse.ArgumentParser(prog="python -m tools grade",
                                      description="Set up an nbgrader course from the solutions notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("init", help="create or update an nbgrader course folder")

@@ -30,9 +30,9 @@ module
 
 Command line (from the repository root)::
 
-    python -m relucourse.authoring                 # annotate solutions, regenerate exercises
-    python -m relucourse.authoring --execute 02    # re-run solutions/02_*.ipynb, regenerate only chapter 2
-    python -m relucourse.authoring --check         # exit 1 if anything is out of date
+    python -m tools regen                 # annotate solutions, regenerate exercises (and chapter notebooks)
+    python -m tools regen --execute 02    # re-run solutions/02_*.ipynb, regenerate only chapter 2
+    python -m tools regen --check         # exit 1 if anything is out of date
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def annotate(nb: nbformat.NotebookNode, chapter: str = "") -> nbformat.NotebookN
     counters = {"answer": 0, "written": 0, "check": 0}
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     if not code_cells or not code_cells[0].source.startswith(SETUP_MARKER):
-        raise ValueError("the first code cell must be the set-up cell (see relucourse.authoring.setup_cell_source)")
+        raise ValueError("the first code cell must be the set-up cell (see tools.authoring.setup_cell_source)")
     code_cells[0].source = setup_cell_source()
     for cell in nb.cells:
         old = cell.metadata.get("nbgrader", {})
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     if argv is not None and not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a list of strings")
-    parser = argparse.ArgumentParser(prog="python -m relucourse.authoring", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools regen", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report files that are out of date")
     parser.add_argument("--execute", nargs="*", metavar="NN",
                         help="re-run these solutions notebooks (by number, or all if none given) first")

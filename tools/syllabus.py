@@ -9,8 +9,10 @@ YAML front matter::
       minutes: 60            # reading and running the chapter
       exercise_minutes: 45   # the exercise notebook
 
-The chapter shows it in a box (:func:`chapter_header`), the landing page lists
-all chapters (:func:`chapter_table`), and ``python -m relucourse.syllabus``
+The book shows it through the directives of tools/sphinxext/syllabus.py: a box
+under each chapter's title (``{course-header}``), the table of chapters on the
+landing page (``{chapter-table}``), and the instructor's guide's tables
+(``{syllabus-table}``, ``{assignment-table}``); ``python -m tools syllabus``
 prints a syllabus for instructors (plain text, ``--format markdown`` or
 ``--format csv``). The values are written once, in
 the front matter.
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from tools.myst import roles_as_text
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,6 @@ def chapters(folder: str | Path = "chapters") -> list[Chapter]:
     return [read_chapter(p) for p in sorted(Path(folder).glob("[0-9][0-9]_*.md"))]
 
 
-def _markdown(text: str):
-    from IPython.display import Markdown
-
-    return Markdown(text)
-
-
 def header_markdown(chapter: Chapter) -> str:
     """The MyST text of a chapter's "at a glance" box."""
     lines = [":::{admonition} At a glance", ":class: tip", "",
@@ -93,11 +91,6 @@ def header_markdown(chapter: Chapter) -> str:
     return "\n".join(lines)
 
 
-def chapter_header(filename: str | Path):
-    """Display the "at a glance" box of the chapter in ``filename`` (run from ``chapters/``)."""
-    return _markdown(header_markdown(read_chapter(filename)))
-
-
 def table_markdown(chapter_list: list[Chapter], *, link_prefix: str = "chapters/") -> str:
     """A MyST list-table of chapters: title (linked), objectives, time."""
     rows = [":::{list-table}", ":header-rows: 1", ":widths: 30 55 15", "",
@@ -109,11 +102,6 @@ def table_markdown(chapter_list: list[Chapter], *, link_prefix: str = "chapters/
         rows.append(f"  - {ch.minutes} + {ch.exercise_minutes} min")
     rows.append(":::")
     return "\n".join(rows)
-
-
-def chapter_table(folder: str | Path = "chapters"):
-    """Display the table of all chapters (used on the landing page)."""
-    return _markdown(table_markdown(chapters(folder)))
 
 
 @dataclass(frozen=True)
@@ -145,7 +133,7 @@ def exercises(path: str | Path) -> list[Exercise]:
 
     An exercise starts at a Markdown heading ``## Exercise N.K ★★ Title``; the
     points of the graded cells that follow it (nbgrader metadata, as set by
-    :mod:`relucourse.authoring`) are added up until the next exercise.
+    :mod:`tools.authoring`) are added up until the next exercise.
     """
     import nbformat
 
@@ -192,22 +180,18 @@ def assignments_markdown(solutions: str | Path = "solutions", chapters_folder: s
     return "\n".join(rows)
 
 
-def assignment_table(solutions: str | Path = "solutions", chapters_folder: str | Path = "chapters"):
-    """Display the suggested assignments (used in the instructor's guide)."""
-    return _markdown(assignments_markdown(solutions, chapters_folder))
+def syllabus_table_markdown(folder: str | Path = "chapters", *, link_folder: str | None = None) -> str:
+    """A MyST list-table of objectives, prerequisites and times of every chapter.
 
-
-def syllabus_table(folder: str | Path = "chapters"):
-    """Display objectives, prerequisites and times of every chapter (titles link to the chapters).
-
-    Prerequisites and objectives are shown as plain text, because their
-    ``{doc}`` links are relative to the chapters' folder.
+    Titles link to the chapters in ``link_folder`` (a path relative to the
+    page; default ``folder``). Prerequisites and objectives are shown as plain
+    text, because their ``{doc}`` links are relative to the chapters' folder.
     """
     chapter_list = chapters(folder)
     rows = [":::{list-table}", ":header-rows: 1", ":widths: 22 48 30", "",
             "* - Chapter and time", "  - Objectives", "  - Prerequisites"]
     for ch in chapter_list:
-        link = f"{{doc}}`{ch.title} <{Path(folder).as_posix()}/{ch.stem}>`"
+        link = f"{{doc}}`{ch.title} <{link_folder or Path(folder).as_posix()}/{ch.stem}>`"
         rows.append(f"* - {ch.number}\\. {link} ({ch.minutes} + {ch.exercise_minutes} min)")
         rows.append(f"  - - {plain_text(ch.objectives[0], chapter_list)}")
         rows += [f"    - {plain_text(o, chapter_list)}" for o in ch.objectives[1:]]
@@ -215,10 +199,7 @@ def syllabus_table(folder: str | Path = "chapters"):
         rows.append(f"  - - {prereqs[0]}")
         rows += [f"    - {p}" for p in prereqs[1:]]
     rows.append(":::")
-    return _markdown("\n".join(rows))
-
-
-_ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<body>[^`]*)`")
+    return "\n".join(rows)
 
 
 def plain_text(text: str, chapter_list: list[Chapter] = ()) -> str:
@@ -234,16 +215,10 @@ def plain_text(text: str, chapter_list: list[Chapter] = ()) -> str:
     """
     names = {ch.stem: f"chapter {ch.number} ({ch.title})" for ch in chapter_list}
 
-    def replace(match: re.Match) -> str:
-        body = match.group("body")
-        explicit = re.fullmatch(r"(?P<text>.*?)\s*<(?P<target>[^>]*)>", body, re.DOTALL)
-        if explicit:
-            return explicit.group("text")
-        if match.group("role") == "doc":
-            return names.get(Path(body).name, body)
-        return body
+    def doc(target: str, shown: str | None) -> str:
+        return shown if shown is not None else names.get(Path(target).name, target)
 
-    return _ROLE.sub(replace, text)
+    return roles_as_text(text, doc=doc)
 
 
 def syllabus_text(chapter_list: list[Chapter], width: int = 79) -> str:
@@ -304,8 +279,8 @@ FORMATS = {"text": syllabus_text, "markdown": syllabus_markdown, "csv": syllabus
 def default_folder() -> Path:
     """``chapters`` in the current folder if there is one, else the repository's.
 
-    The repository is the folder that holds the ``relucourse`` package, so the
-    command also works from a subfolder such as ``nbgrader-course/``.
+    The repository is the folder that holds ``tools/``, so the command also
+    works from a subfolder such as ``nbgrader-course/``.
     """
     here = Path("chapters")
     if here.is_dir():
@@ -314,11 +289,11 @@ def default_folder() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print a syllabus: ``python -m relucourse.syllabus [chapters-folder] [--format text|markdown|csv]``."""
+    """Print a syllabus: ``python -m tools syllabus [chapters-folder] [--format text|markdown|csv]``."""
     if argv is not None and not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a list of strings")
     parser = argparse.ArgumentParser(
-        prog="python -m relucourse.syllabus",
+        prog="python -m tools syllabus",
         description="Print the course syllabus (objectives, prerequisites and times of every chapter), "
                     "read from the chapters' front matter.")
     parser.add_argument("folder", nargs="?", default=None,

@@ -2,7 +2,7 @@
 
 Used by tests/test_browser.py (the checks) and runnable on its own to print a report:
 
-    .venv/bin/python tests/browser_audit.py [SITE_DIR ...]
+    .venv/bin/python -m tools audit [SITE_DIR ...]
 
 The site is served from a thread on 127.0.0.1; every request to any other host is
 aborted and recorded, as for a reader offline. Pages are checked at 1280 px; the
@@ -541,8 +541,13 @@ def summary(reports: list[PageReport]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    sites = [Path(a).resolve() for a in argv] or site_dirs()
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sites", nargs="*", help="built sites (default: both editions in _build/)")
+    args = parser.parse_args(argv)
+    sites = [Path(a).resolve() for a in args.sites] or site_dirs()
     start = time.perf_counter()
     shots = Path(os.environ["SHOTS"]) if os.environ.get("SHOTS") else None
     if shots:

@@ -8,25 +8,18 @@ switches to ``.ipynb`` when a notebook of the same name sits next to the source,
 which would make Sphinx see two documents. This handler runs after the theme's
 (priority 502) and rewrites, on chapter pages only, every launch URL from
 ``chapters/NN_topic.md`` to ``notebooks/NN_topic.ipynb``, the copy written by
-``tools/chapter_notebooks.py``. A missing copy fails the build. Other Markdown
+``python -m tools regen``. A missing copy fails the build. Other Markdown
 pages with code cells (the landing page) lose their launch buttons: Colab cannot
 open them and they hold nothing for a reader to run.
-
-Enabled in ``_config.yml`` with ``sphinx: local_extensions: {sphinx_launch: tools}``.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from chapter_notebooks import notebook_path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools.chapter_notebooks import ROOT, notebook_path
 
 
 def _launch_group(context: dict) -> dict | None:
@@ -51,7 +44,7 @@ def point_chapters_at_notebooks(app, pagename, templatename, context, doctree) -
     notebook = notebook_path(source)
     if not notebook.exists():
         raise ExtensionError(f"{notebook.relative_to(ROOT)} is missing: run "
-                             ".venv/bin/python tools/chapter_notebooks.py")
+                             ".venv/bin/python -m tools regen")
     prefix = app.config.html_theme_options.get("path_to_docs", "").strip("/")
     prefix = prefix + "/" if prefix else ""
     old = f"{prefix}{pagename}{source.suffix}"

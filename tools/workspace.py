@@ -10,8 +10,8 @@ chapters (``../chapters/...``) work from there too.
 
 Command line (from the repository root, also in JupyterLab's terminal)::
 
-    .venv/bin/python -m relucourse.workspace          # copy new notebooks, say how to open them
-    .venv/bin/python -m relucourse.workspace --lab    # ... and start JupyterLab there
+    .venv/bin/python -m tools workspace          # copy new notebooks, say how to open them
+    .venv/bin/python -m tools workspace --lab    # ... and start JupyterLab there
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     if argv is not None and not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a list of strings")
-    parser = argparse.ArgumentParser(prog="python -m relucourse.workspace",
+    parser = argparse.ArgumentParser(prog="python -m tools workspace",
                                      description="Copy the exercise notebooks into your own folder, my-work/, "
                                                  "without ever overwriting a notebook that is already there.")
     parser.add_argument("--lab", action="store_true", help="then start JupyterLab showing that folder")
