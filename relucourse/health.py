@@ -368,7 +368,9 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
     * ``gradient_ratio``: the first layer's weight-gradient norm is more than
       this many times smaller (vanishing) or larger (exploding) than the
       last layer's (layers with weights in the order they ran, leaving out
-      embeddings and normalisation layers);
+      embeddings, normalisation layers, layers followed by normalisation and
+      the projections inside attention, whose gradients at initialisation are
+      small because the attention is nearly uniform);
     * ``update_ratio``: a layer's gradient norm exceeds this multiple of its
       weight norm (layers followed by a normalisation are left out: their
       output does not depend on their weights' scale);
@@ -547,7 +549,11 @@ def _findings(acts, params, info: Inspection, feat_mean, feat_std, input_std, *,
                 f"(threshold {100 * saturation_threshold:.0f}%).")
     live = [p for p in params if not p.frozen and p.weight_norm > 0]
     flow = [p for p in _in_call_order(live, info) if not _is_embedding(p) and not _is_norm(p)
-            and p.matrix and not _inside(p.name, info.attention)]
+            and p.matrix and not p.normalised and not _inside(p.name, info.attention)]
+    if len(flow) < 2 and len([p for p in live if p.matrix and not _is_embedding(p)]) >= 2:
+        notes.append("the gradient norms of the first and last layers are not compared: every layer with "
+                     "weights but one is followed by normalisation, which makes its gradient scale as "
+                     "1/|W|, so their norms say nothing about gradient flow.")
     if len(flow) >= 2:
         first, last = flow[0], flow[-1]
         if last.grad_norm > 0:
