@@ -201,7 +201,7 @@ class HealthReport:
     notes: list[str] = field(default_factory=list)
     batches: int = 1
     frozen: list[str] = field(default_factory=list)
-    gradient_pair: tuple[str, str] | None = None
+    gradient_pair: tuple[tuple[str, ...], str] | None = None
 
     def __getitem__(self, name: str) -> ActivationStats | ParameterStats:
         for record in [*self.activations, *self.parameters]:
@@ -365,12 +365,14 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
     * ``dead_threshold``: share of dead units in a layer;
     * ``saturation_threshold``: share of a bounded activation's outputs at a
       bound (``tolerance`` x the output range for sigmoid, tanh, softsign);
-    * ``gradient_ratio``: the first layer's weight-gradient norm is more than
-      this many times smaller (vanishing) or larger (exploding) than the
-      last layer's (layers with weights in the order they ran, leaving out
+    * ``gradient_ratio``: the weight-gradient norms of the first quarter of
+      the layers (at least the first layer) are all more than this many times
+      smaller (vanishing) or larger (exploding) than the last layer's (layers
+      with weights in the order they ran, leaving out
       embeddings, normalisation layers, layers followed by normalisation and
       the projections inside attention, whose gradients at initialisation are
-      small because the attention is nearly uniform);
+      small because the attention is nearly uniform, and squeeze-and-excitation
+      branches, whose input, an average of batch-normalised maps, is near 0);
     * ``update_ratio``: a layer's gradient norm exceeds this multiple of its
       weight norm (layers followed by a normalisation are left out: their
       output does not depend on their weights' scale);
@@ -549,18 +551,28 @@ def _findings(acts, params, info: Inspection, feat_mean, feat_std, input_std, *,
                 f"(threshold {100 * saturation_threshold:.0f}%).")
     live = [p for p in params if not p.frozen and p.weight_norm > 0]
     flow = [p for p in _in_call_order(live, info) if not _is_embedding(p) and not _is_norm(p)
-            and p.matrix and not p.normalised and not _inside(p.name, info.attention)]
+            and p.matrix and not p.normalised and not _inside(p.name, info.attention + info.gates)]
     if len(flow) < 2 and len([p for p in live if p.matrix and not _is_embedding(p)]) >= 2:
-        notes.append("the gradient norms of the first and last layers are not compared: every layer with "
-                     "weights but one is followed by normalisation, which makes its gradient scale as "
-                     "1/|W|, so their norms say nothing about gradient flow.")
+        notes.append("the gradient norms of the first and last layers are not compared: fewer than two "
+                     "layers with weights are left once those followed by normalisation (whose gradient "
+                     "scales as 1/|W|), those inside attention and squeeze-and-excitation branches are "
+                     "set aside.")
     if len(flow) >= 2:
-        first, last = flow[0], flow[-1]
+        # the first quarter of the layers (at least one) against the last layer: vanishing when even
+        # the largest early gradient is small, exploding when even the smallest is large, so that
+        # one branch switched off at initialisation (a layer scale of 1e-6) does not decide alone
+        early = flow[:max(1, (len(flow) - 1) // 4)]
+        last = flow[-1]
+        big, small = max(early, key=lambda p: p.grad_norm), min(early, key=lambda p: p.grad_norm)
         if last.grad_norm > 0:
-            r = first.grad_norm / last.grad_norm
+            r = big.grad_norm / last.grad_norm
+            first = big
+            if r > gradient_ratio:
+                first = small
+                r = small.grad_norm / last.grad_norm
             if r < 1 / gradient_ratio:
                 what = "gradient norm"
-                text = (f"the {what} of the first layer ({first.name}) is {_g(r, 0)} times "
+                text = (f"the {what} of the {_early(first, flow)} is {_g(r, 0)} times "
                         f"that of the last ({last.name}); below 1/{_g(gradient_ratio, 0)}, so the "
                         "first layers barely learn.")
                 if info.attention:
@@ -573,7 +585,7 @@ def _findings(acts, params, info: Inspection, feat_mean, feat_std, input_std, *,
             elif r > gradient_ratio and not targets_off:
                 what = "gradient norm"
                 add("exploding gradient", first.name, r, gradient_ratio,
-                    f"the {what} of the first layer ({first.name}) is {_g(r, 0)} times "
+                    f"the {what} of the {_early(first, flow)} is {_g(r, 0)} times "
                     f"that of the last ({last.name}); above {_g(gradient_ratio, 0)}.")
     judged = [p for p in live if not p.normalised and not _is_norm(p) and p.matrix]
     worst = max(judged, key=lambda p: p.ratio, default=None)
@@ -597,7 +609,18 @@ def _findings(acts, params, info: Inspection, feat_mean, feat_std, input_std, *,
                 f"{start_name} to {acts[-1].name}, about {_g(per_layer, 0)} times per activation "
                 f"layer (thresholds {_g(activation_growth, 0)} overall, {_g(layer_growth, 0)} per "
                 "layer): the weights are too large for the layer widths.")
-    return out, notes, ((flow[0].name, flow[-1].name) if len(flow) >= 2 else None)
+    pair = None
+    if len(flow) >= 2:
+        pair = (tuple(p.name for p in flow[:max(1, (len(flow) - 1) // 4)]), flow[-1].name)
+    return out, notes, pair
+
+
+
+def _early(p: ParameterStats, flow: list[ParameterStats]) -> str:
+    if p is flow[0]:
+        return f"first layer ({p.name})"
+    n = max(1, (len(flow) - 1) // 4)
+    return f"first {n} layers (at best, {p.name})"
 
 
 def _inside(name: str, containers: list[str]) -> bool:

@@ -228,11 +228,12 @@ def _inject(name: str, fault: str, model: nn.Module, X, y, healthy: HealthReport
             return {**X, "pixel_values": X["pixel_values"] * 50 + 100}, {"inputs not standardized"}, None
         return X * 50 + 100, {"inputs not standardized"}, None
     if fault == "vanishing gradient":
-        first = healthy.gradient_pair
-        if first is None:
+        pair = healthy.gradient_pair
+        if pair is None:
             return None
-        module = dict(model.named_modules())[first[0]]
-        module.register_forward_hook(lambda m, a, out: _ScaleGrad.apply(out, 1e-4))
+        modules = dict(model.named_modules())
+        for early in pair[0]:          # the layers the report compares with the last one
+            modules[early].register_forward_hook(lambda m, a, out: _ScaleGrad.apply(out, 1e-4))
         return X, {"vanishing gradient"}, None
     raise KeyError(fault)
 

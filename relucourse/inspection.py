@@ -931,6 +931,7 @@ class Inspection:
     frozen: list[str] = field(default_factory=list)
     attention: list[str] = field(default_factory=list)
     untrained_norms: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
     input_mean: torch.Tensor | None = None
     input_std: torch.Tensor | None = None
     target_mean: float = math.nan
@@ -1122,6 +1123,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                       call_order=[rec.names.get(i, "") for i in rec.call_order], frozen=frozen,
                       float_targets=float_targets,
                       attention=[n for n, m in model.named_modules() if "Attention" in type(m).__name__],
+                      gates=[n for n, m in model.named_modules() if "SqueezeExcit" in type(m).__name__],
                       untrained_norms=[] if train_mode else _untrained_norms(model))
     if in_n > 0:
         info.input_mean = in_sum / in_n
