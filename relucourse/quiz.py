@@ -10,6 +10,11 @@ offline book, in JupyterLab and in Colab, and with the keyboard (Tab to a
 question, arrow keys between options). Without HTML (the PDF) the quiz
 prints as text with the answers listed.
 
+The options are shown in an order fixed by the question's id and the
+options' texts (:meth:`Question.shown`), not in the file's order, so that an
+author can write the right option first and a reader cannot guess it by its
+place. The order is the same on every run and every machine.
+
 File format::
 
     chapter: 1
@@ -29,6 +34,7 @@ Text may contain `inline code` in backticks; everything else is escaped.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -60,6 +66,18 @@ class Question:
     prompt: str
     options: tuple[Option, ...]
     multiple: bool = False
+
+    def shown(self) -> tuple[Option, ...]:
+        """The options in the order a reader sees them.
+
+        Sorted by a hash of the question's id and each option's text: a fixed,
+        per-question shuffle that does not depend on the file's order (where
+        the right option is often first), on Python's hash seed or on the
+        machine. Editing an option's text may move it.
+        """
+        def key(option: Option) -> str:
+            return hashlib.sha256(f"{self.id}\0{option.text}".encode("utf-8")).hexdigest()
+        return tuple(sorted(self.options, key=key))
 
 
 def _text(value, where: str) -> str:
@@ -185,7 +203,7 @@ class Quiz:
                 f'<legend><span class="rq-num">Quick check {self.chapter}.{n}.'
                 f'</span> {_inline(q.prompt)}</legend>'
                 f'<p class="rq-hint">{hint}</p>')
-            for k, o in enumerate(q.options):
+            for k, o in enumerate(q.shown()):
                 oid = f"quiz-{qid}-{k}"
                 verdict = "Right." if o.correct else "Not quite."
                 out.append(
@@ -202,9 +220,10 @@ class Quiz:
         lines = []
         for n, q in enumerate(self.questions, start=1):
             lines.append(f"Quick check {self.chapter}.{n}: {q.prompt}")
-            for k, o in enumerate(q.options):
+            shown = q.shown()
+            for k, o in enumerate(shown):
                 lines.append(f"  {'abcdefgh'[k]}) {o.text}")
-            right = ", ".join("abcdefgh"[k] for k, o in enumerate(q.options) if o.correct)
+            right = ", ".join("abcdefgh"[k] for k, o in enumerate(shown) if o.correct)
             lines.append(f"  Answer: {right}")
         return "\n".join(lines)
 

@@ -148,3 +148,42 @@ def test_text_is_escaped_and_code_marked():
     (q,) = quiz.parse(data)
     with pytest.raises(quiz.QuizError, match="backticks"):
         quiz.Quiz(1, (q,)).to_html()
+
+
+def _right_positions() -> list[int]:
+    return [next(k for k, o in enumerate(q.shown()) if o.correct)
+            for n in CHAPTERS for q in quiz.load(n)]
+
+
+def test_the_right_option_is_not_always_in_the_same_place():
+    # The files are written with the right option first (easy to review); the
+    # reader sees them shuffled, so the place of an option gives nothing away.
+    positions = _right_positions()
+    assert len(positions) >= 15
+    assert len(set(positions)) >= 3, positions
+    assert positions.count(0) <= len(positions) // 2, positions
+    # the text fallback (the PDF) names different letters, not "a" for all
+    letters = re.findall(r"Answer: (\w)", "\n".join(quiz.show(n).to_text() for n in CHAPTERS))
+    assert len(letters) == len(positions) and len(set(letters)) >= 3, letters
+
+
+def test_the_shown_order_is_fixed_and_complete():
+    import subprocess
+    import sys
+
+    for n in CHAPTERS:
+        for q in quiz.load(n):
+            assert sorted(o.text for o in q.shown()) == sorted(o.text for o in q.options)
+            assert q.shown() == q.shown()
+    # the same order in another process with another hash seed (no use of hash())
+    code = ("from relucourse import quiz; print([[o.text for o in q.shown()] "
+            f"for n in {CHAPTERS} for q in quiz.load(n)])")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(runs) == 1
+    # the page and the text list the options in the shown order
+    q = quiz.load(CHAPTERS[0])[0]
+    page = quiz.Quiz(CHAPTERS[0], (q,)).to_html()
+    where = [page.index(f">{quiz._inline(o.text)}</label>") for o in q.shown()]
+    assert where == sorted(where)
