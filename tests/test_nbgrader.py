@@ -516,6 +516,7 @@ def test_feedback_names_exercises_hides_the_reload_and_needs_no_network(instruct
         assert not re.findall(r"<script[^>]+src=", page)          # nothing loaded from elsewhere
         assert "cdnjs" not in page and "MathJax" in page
         assert "white-space: pre-wrap" in page
+        assert 1.5e6 < path.stat().st_size < 3e6               # the guide: "about 2 MB"
 
 
 def test_feedback_in_a_browser_at_1280_px(instructor):
