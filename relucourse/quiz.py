@@ -21,6 +21,8 @@ File format::
     questions:
       - id: ch1-rank
         prompt: A network has layers of widths ...
+        answer: |-               # the model answer (MyST Markdown, formulas allowed)
+          3. The network computes $W_3 W_2 W_1$, ...
         multiple: false          # optional; true allows several right options
         options:
           - text: "3"
@@ -29,7 +31,12 @@ File format::
           - text: "10"
             feedback: The misconception this answer reveals.
 
-Text may contain `inline code` in backticks; everything else is escaped.
+Prompts, options and feedback may contain `inline code` in backticks;
+everything else is escaped. The ``answer`` is not part of the quiz: it is the
+worked answer that the chapter's "Check your understanding" shows under each
+question, in a dropdown, rendered at build time from this same file (the
+directive ``{quiz-questions}``, tools/sphinxext/quiz.py), so a question is
+written once.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ class Question:
     prompt: str
     options: tuple[Option, ...]
     multiple: bool = False
+    answer: str = ""
 
     def shown(self) -> tuple[Option, ...]:
         """The options in the order a reader sees them.
@@ -95,7 +103,7 @@ def parse(data: dict, source: str = "quiz") -> list[Question]:
         where = f"{source}, question {n}"
         if not isinstance(q, dict):
             raise QuizError(f"{where}: expected a mapping")
-        unknown = set(q) - {"id", "prompt", "options", "multiple"}
+        unknown = set(q) - {"id", "prompt", "options", "multiple", "answer"}
         if unknown:
             raise QuizError(f"{where}: unknown keys {sorted(unknown)}")
         qid = _text(q.get("id"), f"{where} id")
@@ -129,8 +137,11 @@ def parse(data: dict, source: str = "quiz") -> list[Question]:
         texts = [o.text for o in options]
         if len(set(texts)) != len(texts):
             raise QuizError(f"{where}: two options have the same text")
+        answer = q.get("answer", "")
+        if not isinstance(answer, str):
+            raise QuizError(f"{where}: 'answer' must be text")
         questions.append(Question(qid, _text(q.get("prompt"), f"{where} prompt"),
-                                  tuple(options), multiple))
+                                  tuple(options), multiple, answer.strip()))
     if not questions:
         raise QuizError(f"{source}: no questions")
     return questions
