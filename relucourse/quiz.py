@@ -10,12 +10,19 @@ offline book, in JupyterLab and in Colab, and with the keyboard (Tab to a
 question, arrow keys between options). Without HTML (the PDF) the quiz
 prints as text with the answers listed.
 
+The options are shown in an order fixed by the question's id and the
+options' texts (:meth:`Question.shown`), not in the file's order, so that an
+author can write the right option first and a reader cannot guess it by its
+place. The order is the same on every run and every machine.
+
 File format::
 
     chapter: 1
     questions:
       - id: ch1-rank
         prompt: A network has layers of widths ...
+        answer: |-               # the model answer (MyST Markdown, formulas allowed)
+          3. The network computes $W_3 W_2 W_1$, ...
         multiple: false          # optional; true allows several right options
         options:
           - text: "3"
@@ -24,11 +31,17 @@ File format::
           - text: "10"
             feedback: The misconception this answer reveals.
 
-Text may contain `inline code` in backticks; everything else is escaped.
+Prompts, options and feedback may contain `inline code` in backticks;
+everything else is escaped. The ``answer`` is not part of the quiz: it is the
+worked answer that the chapter's "Check your understanding" shows under each
+question, in a dropdown, rendered at build time from this same file (the
+directive ``{quiz-questions}``, tools/sphinxext/quiz.py), so a question is
+written once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -60,6 +73,19 @@ class Question:
     prompt: str
     options: tuple[Option, ...]
     multiple: bool = False
+    answer: str = ""
+
+    def shown(self) -> tuple[Option, ...]:
+        """The options in the order a reader sees them.
+
+        Sorted by a hash of the question's id and each option's text: a fixed,
+        per-question shuffle that does not depend on the file's order (where
+        the right option is often first), on Python's hash seed or on the
+        machine. Editing an option's text may move it.
+        """
+        def key(option: Option) -> str:
+            return hashlib.sha256(f"{self.id}\0{option.text}".encode("utf-8")).hexdigest()
+        return tuple(sorted(self.options, key=key))
 
 
 def _text(value, where: str) -> str:
@@ -77,7 +103,7 @@ def parse(data: dict, source: str = "quiz") -> list[Question]:
         where = f"{source}, question {n}"
         if not isinstance(q, dict):
             raise QuizError(f"{where}: expected a mapping")
-        unknown = set(q) - {"id", "prompt", "options", "multiple"}
+        unknown = set(q) - {"id", "prompt", "options", "multiple", "answer"}
         if unknown:
             raise QuizError(f"{where}: unknown keys {sorted(unknown)}")
         qid = _text(q.get("id"), f"{where} id")
@@ -111,8 +137,11 @@ def parse(data: dict, source: str = "quiz") -> list[Question]:
         texts = [o.text for o in options]
         if len(set(texts)) != len(texts):
             raise QuizError(f"{where}: two options have the same text")
+        answer = q.get("answer", "")
+        if not isinstance(answer, str):
+            raise QuizError(f"{where}: 'answer' must be text")
         questions.append(Question(qid, _text(q.get("prompt"), f"{where} prompt"),
-                                  tuple(options), multiple))
+                                  tuple(options), multiple, answer.strip()))
     if not questions:
         raise QuizError(f"{source}: no questions")
     return questions
@@ -185,7 +214,7 @@ class Quiz:
                 f'<legend><span class="rq-num">Quick check {self.chapter}.{n}.'
                 f'</span> {_inline(q.prompt)}</legend>'
                 f'<p class="rq-hint">{hint}</p>')
-            for k, o in enumerate(q.options):
+            for k, o in enumerate(q.shown()):
                 oid = f"quiz-{qid}-{k}"
                 verdict = "Right." if o.correct else "Not quite."
                 out.append(
@@ -202,9 +231,10 @@ class Quiz:
         lines = []
         for n, q in enumerate(self.questions, start=1):
             lines.append(f"Quick check {self.chapter}.{n}: {q.prompt}")
-            for k, o in enumerate(q.options):
+            shown = q.shown()
+            for k, o in enumerate(shown):
                 lines.append(f"  {'abcdefgh'[k]}) {o.text}")
-            right = ", ".join("abcdefgh"[k] for k, o in enumerate(q.options) if o.correct)
+            right = ", ".join("abcdefgh"[k] for k, o in enumerate(shown) if o.correct)
             lines.append(f"  Answer: {right}")
         return "\n".join(lines)
 

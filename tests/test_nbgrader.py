@@ -357,7 +357,254 @@ def test_init_command(tmp_path):
     assert theirs.cells[1:] == ours.cells[1:]
     assert "nbgrader generate_assignment" in result.stdout
     config = (tmp_path / "c" / "nbgrader_config.py").read_text(encoding="utf-8")
-    assert "add_missing_cells = True" in config and 'os.environ["PATH"]' in config
+    settings = (tmp_path / "c" / "course_settings.py").read_text(encoding="utf-8")
+    assert config.splitlines()[3] == grading.LOAD_LINE
+    assert "add_missing_cells = True" in settings and 'os.environ["PATH"]' in settings
+    # nbgrader's default exchange since 0.8.0 (nbgrader/exchange/default/exchange.py)
+    assert "/usr/local/share/nbgrader/exchange" in config and "/srv/nbgrader" not in config + settings
     bad = subprocess.run([sys.executable, "-m", "tools", "grade", "init", str(tmp_path / "d"),
                           "--chapters", "99"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "no solutions notebook for chapter(s) 99" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The instructor's path, as the instructor's guide tells it (back/instructors.md describes
+# exactly these steps): init twice with an edited configuration, release, zip_collect from
+# learning-platform names (a renamed file among them), a second collection, autograde, export,
+# feedback.
+# ---------------------------------------------------------------------------------------------
+
+PATH_SOLUTION = SOLUTIONS[0]  # chapter 1: the quickest to autograde
+
+
+def _run(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+
+
+def _answers(source_nb, release_nb, broken_kind: str | None = None):
+    """The released notebook with every answer from the solutions (or every graded one broken)."""
+    checks = dependencies(source_nb)
+    graded = {a for c in checks.values() for a in c["answers"]}
+    kinds = {gid: broken_kind for gid in graded} if broken_kind else {}
+    nb, _ = submission(source_nb, release_nb, broken_kinds=kinds, delete=set(), fill_optional=True)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def instructor(tmp_path_factory):
+    import shutil
+    import zipfile
+
+    tmp = tmp_path_factory.mktemp("instructor")
+    course = tmp / "course"
+    aid = grading.assignment_id(PATH_SOLUTION)
+    name = PATH_SOLUTION.name
+    init = [sys.executable, "-m", "tools", "grade", "init", str(course), "--chapters", name[:2]]
+    log = {}
+
+    # 1. init, the instructor edits nbgrader_config.py, init again (after the exercises changed)
+    first = subprocess.run(init, capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    config = course / grading.CONFIG
+    edited = config.read_text(encoding="utf-8").replace("c.Execute.timeout = 60", "c.Execute.timeout = 90")
+    edited += "\n# my own note\nc.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__']\n"
+    config.write_text(edited, encoding="utf-8")
+    (course / grading.SETTINGS).write_text("raise RuntimeError('stale settings')\n", encoding="utf-8")
+    second = subprocess.run(init + ["--timeout", "5"], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert second.returncode == 0, second.stderr
+    log["init"] = second.stdout + second.stderr
+    log["config"] = config.read_text(encoding="utf-8")
+    log["edited"] = edited
+
+    # 2. release: the student version, and through an exchange folder
+    _nbgrader(course, "generate_assignment", aid)
+    (tmp / "exchange").mkdir()
+    _nbgrader(course, "release_assignment", aid, f"--Exchange.root={tmp / 'exchange'}")
+    source_nb = nbformat.read(course / "source" / aid / name, as_version=4)
+    release_nb = nbformat.read(course / "release" / aid / name, as_version=4)
+    right, wrong = _answers(source_nb, release_nb), _answers(source_nb, release_nb, "no return")
+    stem = PATH_SOLUTION.stem
+
+    # 3. the platform's download: loose notebooks and a zip of per-student folders
+    archive = course / "downloaded" / aid / "archive"
+    archive.mkdir(parents=True)
+    nbformat.write(right, archive / f"jane_doe_{stem} (1).ipynb")      # renamed by a browser
+    nbformat.write(right, archive / f"bob_{stem[:3]}{stem[3:].replace('_', '')}.ipynb")  # not ours
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as z:
+        z.writestr(f"j_smith/{name}", nbformat.writes(release_nb))       # handed in unsolved
+    first_collect = _run(course, "zip_collect", aid)
+    log["collect 1"] = first_collect.stdout + first_collect.stderr
+    assert first_collect.returncode == 0, log["collect 1"]
+    log["after collect 1"] = sorted(str(p.relative_to(course / "submitted"))
+                                    for p in (course / "submitted").rglob("*.ipynb"))
+
+    # 4. a second collection: the new download replaces the old one
+    shutil.rmtree(archive)
+    archive.mkdir()
+    nbformat.write(wrong, archive / f"jane_doe_{stem}-1.ipynb")          # a resubmission, renamed
+    nbformat.write(right, archive / f"li_wei_{stem}.ipynb")              # a late one
+    again = _run(course, "zip_collect", aid)
+    log["collect 2 without --force"] = (again.returncode, again.stdout + again.stderr)
+    forced = _run(course, "zip_collect", "--force", aid)
+    log["collect 2"] = forced.stdout + forced.stderr
+    assert forced.returncode == 0, log["collect 2"]
+
+    # 5. autograde, export, feedback
+    log["autograde"] = _nbgrader(course, "autograde", aid)
+    log["export"] = _nbgrader(course, "export")
+    log["feedback"] = _nbgrader(course, "generate_feedback", aid)
+    import csv
+
+    with open(course / "grades.csv", encoding="utf-8") as f:
+        grades = {row["student_id"]: row for row in csv.DictReader(f)}
+    return {"course": course, "aid": aid, "log": log, "grades": grades, "source": source_nb,
+            "submitted": {p.parent.parent.name: p for p in (course / "submitted").rglob("*.ipynb")},
+            "feedback": {s: course / "feedback" / s / aid / f"{stem}.html" for s in grades}}
+
+
+def test_init_keeps_the_instructors_config_and_rewrites_the_course_settings(instructor):
+    log = instructor["log"]
+    assert log["config"] == log["edited"]                      # kept byte for byte
+    assert "Kept your nbgrader_config.py" in log["init"] and "--timeout only fill a new" in log["init"]
+    settings = (instructor["course"] / grading.SETTINGS).read_text(encoding="utf-8")
+    assert "stale settings" not in settings and "add_missing_cells = True" in settings
+    assert log["config"].splitlines()[3] == grading.LOAD_LINE   # the settings load first
+    # the edited timeout (90) is the one nbgrader uses, over the course's settings
+    from traitlets.config import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader(grading.CONFIG, path=str(instructor["course"])).load_config()
+    assert cfg.Execute.timeout == 90 and cfg.OverwriteCells.add_missing_cells is True
+
+
+def test_release_and_zip_collect_from_platform_names(instructor):
+    course, aid, log = instructor["course"], instructor["aid"], instructor["log"]
+    name = PATH_SOLUTION.name
+    assert (course.parent / "exchange" / "relu" / "outbound" / aid / name).is_file()
+    # first collection: the renamed copy under the released name, the per-student folder,
+    # and the notebook that is not the assignment's reported and left out
+    assert log["after collect 1"] == [f"j_smith/{aid}/{name}", f"jane_doe/{aid}/{name}"]
+    assert f"collected as {name} for jane_doe" in log["collect 1"]
+    assert "NOT COLLECTED" in log["collect 1"] and "bob scores 0" in log["collect 1"]
+    # second collection: refused without --force (the guide says so), then done with it
+    code, text = log["collect 2 without --force"]
+    assert code != 0 and "Directory not empty" in text and "--force" in text
+    assert sorted(instructor["submitted"]) == ["j_smith", "jane_doe", "li_wei"]
+    jane = nbformat.read(instructor["submitted"]["jane_doe"], as_version=4)
+    assert "_ = " in "".join(c.source for c in jane.cells)  # the resubmission replaced the first
+
+
+def test_autograde_export_and_scores(instructor):
+    log, grades = instructor["log"], instructor["grades"]
+    assert "SAWarning" not in log["autograde"] and "not in session" not in log["autograde"]
+    auto = sum(c["points"] for c in dependencies(instructor["source"]).values())
+    assert set(grades) == {"j_smith", "jane_doe", "li_wei"}
+    assert float(grades["li_wei"]["raw_score"]) == auto      # every check right
+    assert float(grades["jane_doe"]["raw_score"]) == 0        # her resubmission forgets every return
+    assert float(grades["j_smith"]["raw_score"]) == 0         # unsolved
+    assert float(grades["li_wei"]["max_score"]) == auto + 1   # and the written answer, graded by hand
+
+
+def test_feedback_names_exercises_hides_the_reload_and_needs_no_network(instructor):
+    for student, path in instructor["feedback"].items():
+        page = path.read_text(encoding="utf-8")
+        assert f"feedback/{student}/{instructor['aid']}/" in path.as_posix()
+        assert "Test cell" not in page and "Written response" not in page
+        assert re.search(r">Exercise 1\.1 [^<]*: check_\w+</a>", page), student
+        assert "Exercise 1.7 In your own words: written answer" in page
+        assert "HIDDEN TESTS" not in page and "importlib.reload" not in page
+        assert not re.findall(r"<script[^>]+src=", page)          # nothing loaded from elsewhere
+        assert "cdnjs" not in page and "MathJax" in page
+        assert "white-space: pre-wrap" in page
+        assert 1.5e6 < path.stat().st_size < 3e6               # the guide: "about 2 MB"
+
+
+def test_feedback_in_a_browser_at_1280_px(instructor):
+    """Offline: formulas typeset, no message cut at the right edge, no request leaves the file."""
+    from tools import browser_audit
+
+    problem = browser_audit.chromium_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    path = instructor["feedback"]["jane_doe"]   # every check fails: long messages
+    requests = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_audit.CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("**/*", lambda route: (requests.append(route.request.url), route.abort())
+                   if not route.request.url.startswith("file:") else route.continue_())
+        page.goto(path.as_uri())
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("MathJax.startup.promise")
+        found = page.evaluate("""() => ({
+            math: document.querySelectorAll('mjx-container svg').length,
+            raw: [...document.querySelectorAll('.rendered_html')].map(e => e.innerText)
+                 .filter(t => /\\$[^$\\s][^$]*\\$/.test(t)).slice(0, 3),
+            cut: [...document.querySelectorAll('pre')].filter(e => e.scrollWidth > e.clientWidth + 1)
+                 .map(e => e.innerText.slice(0, 80)).slice(0, 3),
+            wide: document.documentElement.scrollWidth > window.innerWidth,
+            failed: document.body.innerText.includes('Expected') })""")
+        browser.close()
+    assert requests == []
+    assert found["math"] >= 3 and found["raw"] == [], found
+    assert found["cut"] == [] and not found["wide"], found
+    assert found["failed"], "the page shows the checks' messages"
+
+
+#: (regexp, a path inside downloaded/exNN/extracted/, the student, the notebook it stands for)
+PLATFORM_NAMES = [
+    ("plain", "jane_doe_01_why_activations.ipynb", "jane_doe", "01_why_activations.ipynb"),
+    ("plain", "submissions/j_smith/01_why_activations.ipynb", "j_smith", "01_why_activations.ipynb"),
+    ("plain", "jane_doe_01_why_activations (1).ipynb", "jane_doe", "01_why_activations.ipynb"),
+    ("plain", "a_b_c_05_variants(3).ipynb", "a_b_c", "05_variants.ipynb"),
+    ("plain", "s1234567_02_relu_function-2.ipynb", "s1234567", "02_relu_function.ipynb"),
+    ("plain", "Jane Doe_123_assignsubmission_file_/03_derivatives.ipynb",
+     "Jane Doe_123_assignsubmission_file_", "03_derivatives.ipynb"),
+    ("numbered", "doejane_1234_5678_01_why_activations.ipynb", "doejane", "01_why_activations.ipynb"),
+    ("numbered", "doejane_LATE_1234_5678_01_why_activations-1.ipynb", "doejane", "01_why_activations.ipynb"),
+    ("numbered", "mary_ann_lee_42_99_06_troubleshooting.ipynb", "mary_ann_lee", "06_troubleshooting.ipynb"),
+    ("attempt", "ex01_jane_doe_attempt_2026-03-01-09-30-00_01_why_activations.ipynb", "jane_doe",
+     "01_why_activations.ipynb"),
+]
+RELEASED = {p.name for p in SOLUTIONS}
+
+
+@pytest.mark.parametrize("kind, path, student, notebook", PLATFORM_NAMES)
+def test_zip_collect_patterns_read_platform_names(kind, path, student, notebook):
+    from nbgrader.utils import parse_utc
+    from tools import nbgrader_course
+
+    full = f"/srv/course/downloaded/ex01/extracted/{path}"
+    match = re.match(nbgrader_course.LMS_REGEXPS[kind], full)
+    assert match, f"{kind} does not match {path}"
+    assert match["student_id"] == student
+    assert nbgrader_course.released_name(match["file_id"], RELEASED) == notebook
+    if "timestamp" in match.groupdict():
+        assert parse_utc(match["timestamp"]).year == 2026
+
+
+def test_zip_collect_patterns_leave_other_files_alone():
+    from tools import nbgrader_course
+
+    plain = nbgrader_course.LMS_REGEXPS["plain"]
+    for path in ("jane_doe_notes.txt", "jane_doe_01_why_activations.py", "jane_doe_my_answers.ipynb"):
+        match = re.match(plain, f"/c/downloaded/ex01/extracted/{path}")
+        assert match is None or nbgrader_course.released_name(match["file_id"], RELEASED) is None, path
+    assert nbgrader_course.released_name("01_why_activations (2).ipynb", {"02_relu_function.ipynb"}) is None
+
+
+def test_autograde_names_a_renamed_notebook(tmp_path):
+    from tools import nbgrader_course
+
+    (tmp_path / "release" / "ex01").mkdir(parents=True)
+    (tmp_path / "release" / "ex01" / "01_why_activations.ipynb").write_text("{}")
+    folder = tmp_path / "submitted" / "jane_doe" / "ex01"
+    renamed = folder / "01_why_activations (1).ipynb"
+    (problem,) = nbgrader_course.skipped_notebooks([str(renamed)])
+    assert problem.startswith("jane_doe: 01_why_activations (1).ipynb will not be graded")
+    assert f'mv "{renamed}" "{folder / "01_why_activations.ipynb"}"' in problem
+    assert "autograde ex01 --student jane_doe --force" in problem
+    assert nbgrader_course.skipped_notebooks([str(folder / "01_why_activations.ipynb")]) == []

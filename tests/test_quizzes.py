@@ -148,3 +148,107 @@ def test_text_is_escaped_and_code_marked():
     (q,) = quiz.parse(data)
     with pytest.raises(quiz.QuizError, match="backticks"):
         quiz.Quiz(1, (q,)).to_html()
+
+
+def _right_positions() -> list[int]:
+    return [next(k for k, o in enumerate(q.shown()) if o.correct)
+            for n in CHAPTERS for q in quiz.load(n)]
+
+
+def test_the_right_option_is_not_always_in_the_same_place():
+    # The files are written with the right option first (easy to review); the
+    # reader sees them shuffled, so the place of an option gives nothing away.
+    positions = _right_positions()
+    assert len(positions) >= 15
+    assert len(set(positions)) >= 3, positions
+    assert positions.count(0) <= len(positions) // 2, positions
+    # the text fallback (the PDF) names different letters, not "a" for all
+    letters = re.findall(r"Answer: (\w)", "\n".join(quiz.show(n).to_text() for n in CHAPTERS))
+    assert len(letters) == len(positions) and len(set(letters)) >= 3, letters
+
+
+def test_the_shown_order_is_fixed_and_complete():
+    import subprocess
+    import sys
+
+    for n in CHAPTERS:
+        for q in quiz.load(n):
+            assert sorted(o.text for o in q.shown()) == sorted(o.text for o in q.options)
+            assert q.shown() == q.shown()
+    # the same order in another process with another hash seed (no use of hash())
+    code = ("from relucourse import quiz; print([[o.text for o in q.shown()] "
+            f"for n in {CHAPTERS} for q in quiz.load(n)])")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(runs) == 1
+    # the page and the text list the options in the shown order
+    q = quiz.load(CHAPTERS[0])[0]
+    page = quiz.Quiz(CHAPTERS[0], (q,)).to_html()
+    where = [page.index(f">{quiz._inline(o.text)}</label>") for o in q.shown()]
+    assert where == sorted(where)
+
+
+# --- one source: the chapter's "Check your understanding" is drawn from the quiz file ---------
+
+def _section(chapter: Path) -> str:
+    text = chapter.read_text(encoding="utf-8")
+    start = text.index("## Check your understanding")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("0*.md")), ids=lambda p: p.stem)
+def test_each_question_is_written_once(chapter):
+    from tools.sphinxext import quiz as directive
+
+    section = _section(chapter)
+    # the questions come from the quiz file, none is written in the chapter as well
+    assert "```{quiz-questions}\n```" in section
+    assert "{exercise}" not in section and "{solution}" not in section
+    questions = quiz.load(int(chapter.name[:2]))
+    assert all(q.answer for q in questions), "every question has its worked answer"
+    text = directive.questions_markdown(chapter)
+    for k, q in enumerate(questions, start=1):
+        label = f"ch{int(chapter.name[:2])}-q{k}"
+        assert f":label: {label}\n:nonumber:\n\n{q.prompt}\n```" in text
+        assert f"```{{solution}} {label}\n:class: dropdown\n\n{q.answer}\n```" in text
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("0*.md")), ids=lambda p: p.stem)
+def test_the_colab_notebook_shows_every_question_with_its_answer(chapter):
+    from tools import chapter_notebooks
+
+    nb = chapter_notebooks.make_notebook(chapter)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "{quiz-questions}" not in text
+    n = int(chapter.name[:2])
+    for k, q in enumerate(quiz.load(n), start=1):
+        assert f"**Question {n}.{k}.** {q.prompt}" in text
+        assert f"<details>\n<summary>Answer</summary>\n\n{q.answer}\n\n</details>" in text
+
+
+def test_the_directive_renders_exercises_and_dropdowns_in_sphinx(tmp_path):
+    """A two-page Sphinx project with the book's MyST set-up and the directive."""
+    from sphinx.application import Sphinx
+
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "conf.py").write_text(
+        "extensions = ['myst_parser', 'sphinx_exercise', 'tools.sphinxext.quiz']\n"
+        "myst_enable_extensions = ['amsmath', 'colon_fence', 'dollarmath']\n"
+        "exclude_patterns = ['_build']\n", encoding="utf-8")
+    (tmp_path / "index.md").write_text("# Book\n\n```{toctree}\nchapters/03_derivatives\n```\n",
+                                       encoding="utf-8")
+    (tmp_path / "chapters" / "03_derivatives.md").write_text(
+        "# Derivatives\n\n## Check your understanding\n\n```{quiz-questions}\n```\n", encoding="utf-8")
+    out = tmp_path / "_build"
+    app = Sphinx(str(tmp_path), str(tmp_path), str(out), str(out / ".doctrees"), "html",
+                 status=None, warningiserror=True, freshenv=True)
+    app.build()
+    page = (out / "chapters" / "03_derivatives.html").read_text(encoding="utf-8")
+    questions = quiz.load(3)
+    assert page.count('class="exercise admonition"') == len(questions)
+    assert page.count('class="solution dropdown admonition"') == len(questions)
+    for k, q in enumerate(questions, start=1):
+        assert f'id="ch3-q{k}"' in page
+        assert f"Question 3.{k}" in page
+    assert "0.0707" in page and r"\sqrt{2/400}" in page   # an answer's text and its formula

@@ -12,6 +12,7 @@ book             build the book, full or student edition (``build``)
 authoring        solutions/ -> exercises/ with nbgrader's preprocessors (``regen``)
 chapter_notebooks chapters/ -> notebooks/ for Colab and Binder (``regen``)
 grading          an nbgrader course folder from solutions/ (``grade``)
+nbgrader_course  what nbgrader runs for the course: zip_collect plugin, feedback page
 workspace        the student's my-work/ folder (``workspace``)
 syllabus         chapters' front matter as a syllabus (``syllabus``)
 myst             MyST roles as plain text (syllabus, chapter notebooks)

@@ -12,7 +12,9 @@ which the chapter pages' launch buttons open (see ``tools/sphinxext/launch.py``)
   :func:`tools.authoring.setup_cell_source` (installs the course package
   in Colab or Binder), right after the title;
 * the chapter's "at a glance" box (the ``{course-header}`` directive) written
-  out from the front matter (tools/syllabus.py), as the book shows it;
+  out from the front matter (tools/syllabus.py), and its "Check your
+  understanding" questions (``{quiz-questions}``) from its quiz file
+  (tools/sphinxext/quiz.py), as the book shows them;
 * the book's MyST markup in the text rewritten as plain Markdown that Jupyter
   and Colab render: citations as "He et al. (2015)" / "(He et al., 2015)" (the
   book's labels), glossary terms and page references as their text, questions
@@ -35,11 +37,15 @@ import nbformat
 
 from tools.authoring import NB_VERSION, ROOT, dumps, setup_cell_source
 from tools.myst import roles_as_text
+from tools.sphinxext.quiz import NAME as QUIZ_DIRECTIVE
+from tools.sphinxext.quiz import questions_markdown
 from tools.syllabus import header_markdown, read_chapter
 
 CHAPTERS, NOTEBOOKS = ROOT / "chapters", ROOT / "notebooks"
 #: The directive that shows the chapter's front matter in the book.
 HEADER = re.compile(r"^(```+|:::+)\{course-header\}[ \t]*\n\1[ \t]*$", re.M)
+#: The directive that shows the chapter's questions, from its quiz file.
+QUESTIONS = re.compile(rf"^(```+|:::+)\{{{QUIZ_DIRECTIVE}\}}[ \t]*\n\1[ \t]*$", re.M)
 
 
 def chapter_paths(root: Path = ROOT) -> list[Path]:
@@ -112,6 +118,8 @@ def plain_markdown(text: str, chapter: Path) -> str:
 
     if HEADER.search(text):
         text = HEADER.sub(lambda m: header_markdown(read_chapter(chapter)), text)
+    if QUESTIONS.search(text):
+        text = QUESTIONS.sub(lambda m: questions_markdown(chapter), text)
     text = _FENCE.sub(fence, text)
     text = re.sub(r"^\([\w-]+\)=[ \t]*\n", "", text, flags=re.M)  # targets: (label)=
     return roles_as_text(text, doc=doc, cite=_cite)

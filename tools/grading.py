@@ -5,23 +5,33 @@ Every ``solutions/NN_topic.ipynb`` is an nbgrader *source* notebook (see
 expects, one assignment per chapter (``ex01``, ``ex02``, ...)::
 
     nbgrader-course/
-        nbgrader_config.py          written here (see below)
+        nbgrader_config.py          yours: written once, never overwritten
+        course_settings.py          the course's: rewritten by every init
         source/ex01/01_why_activations.ipynb
         source/ex02/02_relu_function.ipynb
         ...
 
-and writes an ``nbgrader_config.py`` that
+``nbgrader_config.py`` (:data:`CONFIG_TEMPLATE`) holds what an instructor
+sets: the course id, the timeout, the pattern for ``zip_collect``, the
+exchange. It is written only when the folder has none, so running ``init``
+again after the exercises change keeps every edit. Its first line loads
+``course_settings.py`` (:data:`SETTINGS_TEMPLATE`), which ``init`` rewrites
+each time and which holds what the course needs from nbgrader:
 
-* puts the folder of the Python that runs nbgrader on ``PATH``. nbgrader
-  creates its gradebook by running the program ``alembic``
+* the folder of the Python that runs nbgrader on ``PATH``: nbgrader creates
+  its gradebook by running the program ``alembic``
   (``nbgrader.api.get_alembic_version`` calls ``alembic heads`` through
-  ``subprocess``), which is found only when the virtual environment's ``bin``
-  folder is on ``PATH``. With this line, ``.venv/bin/nbgrader ...`` works with
-  or without an activated environment;
-* restores check cells that a student deleted
+  ``subprocess``), found only when the virtual environment's ``bin`` folder is
+  on ``PATH``. With this line, ``.venv/bin/nbgrader ...`` works with or
+  without an activated environment;
+* check cells that a student deleted are put back
   (``OverwriteCells.add_missing_cells``; edited ones are always restored);
-* stops a cell that runs longer than ``--timeout`` seconds (an endless loop
-  scores zero for that check; the rest of the notebook is still graded).
+* three SQLAlchemy warnings that nbgrader 0.9 triggers in every
+  ``autograde`` are silenced, by their exact text (see the template);
+* ``zip_collect`` collects renamed copies under the released name and
+  reports files it cannot place, ``autograde`` names every notebook it would
+  skip, and ``generate_feedback`` uses the course's page
+  (:mod:`tools.nbgrader_course`).
 
 Command line (from the repository root)::
 
@@ -44,39 +54,88 @@ from pathlib import Path
 import nbformat
 
 from .authoring import ROOT, SOLUTIONS_TITLE, STUDENT_TITLE, dumps, solution_paths
+from .nbgrader_course import LMS_REGEXPS
 
 #: The default course folder (inside the repository, ignored by git).
 DEFAULT_FOLDER = ROOT / "nbgrader-course"
+CONFIG, SETTINGS = "nbgrader_config.py", "course_settings.py"
+#: The line of nbgrader_config.py that loads the course's settings (traitlets' load_subconfig,
+#: which nbgrader's config files can call; later lines of the file override what it sets).
+LOAD_LINE = f'load_subconfig("{SETTINGS}")  # noqa: F821 (the course\'s settings; keep this line first)'
 
 CONFIG_TEMPLATE = '''\
-# nbgrader settings for the ReLU course, written by `python -m tools grade init`.
-import os
-import sys
+# nbgrader settings of this course folder. Written once by `python -m tools grade init`,
+# which never overwrites it: edit it as you like. The course's own settings are in
+# course_settings.py, which init rewrites; settings below override them.
+{load_line}
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
 
 c.CourseDirectory.course_id = {course_id!r}
 
-# nbgrader runs the program `alembic` to create its gradebook; it lives next to
-# the Python that runs nbgrader (the virtual environment's bin folder), which is
-# on PATH only in an activated environment. Put it there in any case.
+# A cell that runs longer than this (an endless loop) is stopped; the check that needs it scores 0.
+c.Execute.timeout = {timeout}
+
+# On a shared server (JupyterHub), students fetch and submit through nbgrader's exchange
+# folder; uncomment and set it (nbgrader's default is /usr/local/share/nbgrader/exchange).
+# c.Exchange.root = "/usr/local/share/nbgrader/exchange"
+
+# `nbgrader zip_collect exNN` reads downloaded/exNN/archive/ (zip files or notebooks) and finds
+# the student and the notebook in each file's full path with this pattern. It suits names like
+# jane_doe_01_why_activations.ipynb and jane_doe/01_why_activations.ipynb (ids may contain "_").
+c.FileNameCollectorPlugin.named_regexp = r"{plain}"
+# Names with numbers (and LATE) between the name and the file, janedoe_1234_5678_01_why_activations.ipynb:
+# c.FileNameCollectorPlugin.named_regexp = r"{numbered}"
+# nbgrader's documented form <assignment>_<student>_attempt_<time>_<file>:
+# c.FileNameCollectorPlugin.named_regexp = r"{attempt}"
+'''
+
+SETTINGS_TEMPLATE = '''\
+# The course's nbgrader settings, rewritten by every `python -m tools grade init` (edit
+# nbgrader_config.py instead: it loads this file first, and what it sets wins).
+import os
+import sys
+import warnings
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
+
+# nbgrader runs the program `alembic` to create its gradebook; it lives next to the Python that
+# runs nbgrader (the virtual environment's bin folder), which is on PATH only in an activated
+# environment. Put it there in any case.
 _bin = os.path.dirname(sys.executable)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
-# A cell that runs longer than this (an endless loop) is stopped and scores zero.
-c.Execute.timeout = {timeout}
-
 # Put back check cells that a student deleted (edited ones are always restored).
 c.OverwriteCells.add_missing_cells = True
 
-# On a shared server (JupyterHub), students fetch and submit through nbgrader's
-# exchange folder; uncomment and set it (the default is /srv/nbgrader/exchange).
-# c.Exchange.root = "/srv/nbgrader/exchange"
+# nbgrader 0.9's Gradebook.add_submission links a new submission to its assignment and student
+# before adding it to the database session; reading assignment.notebooks then flushes the session,
+# and SQLAlchemy 2 (which no longer cascades along those back-references) warns three times that
+# the submission is not in the session yet. The next line of nbgrader adds it, with its notebooks
+# and grades, so nothing is lost (tests/test_nbgrader.py checks every score); only these three
+# messages are silenced.
+warnings.filterwarnings(
+    "ignore", message=r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along",
+    module=r"nbgrader\\.api")
 
-# `nbgrader zip_collect` reads downloaded/<assignment>/archive/ and needs a
-# pattern for the file names there, e.g. jdoe_01_why_activations.ipynb:
-# c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+\\.ipynb)$"
+# The course's plugins (tools/nbgrader_course.py in the repository).
+_repository = {repository!r}
+if _repository not in sys.path:
+    sys.path.insert(0, _repository)
+c.ZipCollectApp.collector_plugin = "tools.nbgrader_course.CourseCollector"
+c.Autograde.pre_convert_hook = "tools.nbgrader_course.report_renamed"
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "tools.nbgrader_course.CourseFeedback",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.HTMLExporter.template_name = "relu_feedback"
+c.HTMLExporter.template_file = "relu_feedback.html.j2"
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(__import__("nbgrader").__file__), "server_extensions", "formgrader", "templates"),
+    {templates!r},
+]
 '''
 
 
@@ -108,8 +167,10 @@ def init(folder: Path, *, course_id: str = "relu", timeout: int = 60,
     """Create (or update) an nbgrader course folder; return the assignment ids.
 
     Source notebooks already in the folder are replaced by the repository's
-    current ones; nothing else in the folder (the gradebook, submissions,
-    grades, feedback) is touched.
+    current ones, and ``course_settings.py`` is rewritten; an existing
+    ``nbgrader_config.py`` is kept as it is (``course_id`` and ``timeout``
+    only fill a new one), and nothing else in the folder (the gradebook,
+    submissions, grades, feedback) is touched.
     """
     if not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"folder must be a path, got {type(folder).__name__}")
@@ -125,8 +186,13 @@ def init(folder: Path, *, course_id: str = "relu", timeout: int = 60,
         raise ValueError("no solutions notebooks found")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "nbgrader_config.py").write_text(
-        CONFIG_TEMPLATE.format(course_id=course_id, timeout=int(timeout)), encoding="utf-8")
+    config = folder / CONFIG
+    if not config.exists():
+        config.write_text(CONFIG_TEMPLATE.format(load_line=LOAD_LINE, course_id=course_id, timeout=int(timeout),
+                                                 **LMS_REGEXPS), encoding="utf-8")
+    (folder / SETTINGS).write_text(SETTINGS_TEMPLATE.format(
+        repository=str(ROOT), templates=str(Path(__file__).resolve().parent / "nbgrader_templates")),
+        encoding="utf-8")
     ids = []
     for path in paths:
         target = folder / "source" / assignment_id(path)
@@ -155,22 +221,33 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("init", help="create or update an nbgrader course folder")
     p.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER,
                    help="the course folder (default: nbgrader-course/ in the repository, ignored by git)")
-    p.add_argument("--course-id", default="relu", help="nbgrader's course id (default: relu)")
-    p.add_argument("--timeout", type=int, default=60,
-                   help="seconds a cell may run when autograding (default: 60)")
+    p.add_argument("--course-id", help="nbgrader's course id for a new nbgrader_config.py (default: relu)")
+    p.add_argument("--timeout", type=int,
+                   help="seconds a cell may run when autograding, for a new nbgrader_config.py (default: 60)")
     p.add_argument("--chapters", nargs="+", metavar="NN", help="only these chapters (default: all)")
     args = parser.parse_args(argv)
+    config = args.folder / CONFIG
+    kept = config.exists()
     try:
-        ids = init(args.folder, course_id=args.course_id, timeout=args.timeout, chapters=args.chapters)
+        ids = init(args.folder, course_id=args.course_id or "relu", timeout=args.timeout or 60,
+                   chapters=args.chapters)
     except ValueError as exc:
         parser.error(str(exc))
     folder = args.folder.resolve()
     nbgrader = _nbgrader_command(folder)
     print(f"nbgrader course in {folder}: assignments {', '.join(ids)}.")
+    if kept:
+        print(f"Kept your {CONFIG}; rewrote {SETTINGS}.")
+        if args.course_id or args.timeout:
+            print(f"  --course-id and --timeout only fill a new {CONFIG}: change them there.")
+        if f'load_subconfig("{SETTINGS}")' not in config.read_text(encoding="utf-8"):
+            print(f"WARNING: {CONFIG} does not load the course's settings. Add this as its first line:\n"
+                  f"  {LOAD_LINE}", file=sys.stderr)
     print("Next, from that folder (for example the first assignment):")
     print(f"  cd {folder}")
     print(f"  {nbgrader} generate_assignment {ids[0]}    # student version in release/{ids[0]}/")
     print(f"  {nbgrader} autograde {ids[0]}              # grades submitted/<student>/{ids[0]}/")
+    print(f"  {nbgrader} export                    # every score in grades.csv")
     print(f"  {nbgrader} generate_feedback {ids[0]}      # feedback/<student>/{ids[0]}/*.html")
     return 0
 

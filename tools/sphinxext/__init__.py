@@ -6,12 +6,13 @@ hidden_tests  nbgrader's hidden-test regions left out of the pages
 launch        chapter pages launch notebooks/NN_topic.ipynb in Colab and Binder
 vega          the explorables' Vega scripts served from _static
 syllabus      directives that show the chapters' front matter ({course-header}, ...)
+quiz          a chapter's "Check your understanding" from its quiz file ({quiz-questions})
 edition       the tag ``student`` (loaded by ``python -m tools build --student`` only)
 """
 
 from __future__ import annotations
 
-PARTS = ("bibstyle", "markup", "hidden_tests", "launch", "vega", "syllabus")
+PARTS = ("bibstyle", "markup", "hidden_tests", "launch", "vega", "syllabus", "quiz")
 
 
 def setup(app):
