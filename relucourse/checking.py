@@ -148,6 +148,7 @@ class _CallWatch:
         self.allow = tuple(allow) + _NEVER_WATCHED
         self.outer = outer
         self.found: tuple[str, str] | None = None
+        self.importing = None       # the module being imported: calls made while it runs do not count
 
     def reason(self, name: str) -> str | None:
         for prefix, why in self.rules:
@@ -164,10 +165,17 @@ class _CallWatch:
             self.outer(frame, event, arg)
         if self.found is not None:
             return
+        if self.importing is not None:
+            if event == "return" and frame is self.importing:
+                self.importing = None
+            return
         if event == "call":
             code = frame.f_code
+            if code.co_name == "<module>":      # an import runs the module's code (and dataclasses')
+                self.importing = frame
+                return
             module = frame.f_globals.get("__name__") or ""
-            if not module.startswith(self.roots) or code.co_name == "<module>":
+            if not module.startswith(self.roots):
                 return
             name = f"{module}.{code.co_qualname}"
             calling = frame.f_back

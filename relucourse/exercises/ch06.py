@@ -144,7 +144,8 @@ def check_diagnosis(cause, repaired_settings) -> None:
     """``cause()`` names the finding behind BROKEN; ``repaired_settings()`` changes settings to fix it."""
     from ..health import health_report
 
-    with Check("Exercise 6.1 (diagnose and repair)") as c:
+    # The statement sends the student to the health report and the script's build and run.
+    with Check("Exercise 6.1 (diagnose and repair)", allow=("relucourse",)) as c:
         X, y, _, _ = _data(True)
         found = health_report(build(BROKEN, 0), X, y).kinds()
         named = c.call(cause, call="cause()")
@@ -274,7 +275,10 @@ def check_claim(first_over_last, verdict) -> None:
         first, last = torch.autograd.grad(loss, [weights[0], weights[-1]])
         return float(first.norm() / last.norm())
 
-    with Check("Exercise 6.5 (the vanishing-gradient claim)") as c:
+    # The measurement may use the book's tools (mlp, digits, the health report, gradient norms).
+    tools = ("relucourse.training", "relucourse.data", "relucourse.health", "relucourse.gradients",
+             "relucourse.diagnostics")
+    with Check("Exercise 6.5 (the vanishing-gradient claim)", allow=tools) as c:
         for activation, init in (("relu", "default"), ("relu", "he"), ("sigmoid", "xavier"),
                                  ("tanh", "xavier")):
             inputs = {"activation": activation, "init": init}
@@ -310,7 +314,7 @@ def check_deep_model(deep_model) -> None:
     from ..diagnostics import DiagnosticError
     from ..health import health_report
 
-    with Check("Exercise 6.6 (a deep network that trains)") as c:
+    with Check("Exercise 6.6 (a deep network that trains)", allow=("relucourse.training",)) as c:
         X, y, _, _ = _data(True)
         model = c.call(deep_model, 0, call="deep_model(0)")
         c.require(isinstance(model, nn.Module), f"deep_model(0) should return an nn.Module, not "
