@@ -98,7 +98,15 @@ class CheckFailed(AssertionError):
 
 
 class NotAnswered(CheckFailed):
-    """The answer is still the stub: it raised ``NotImplementedError``."""
+    """The answer is still the stub: it raised ``NotImplementedError``.
+
+    ``stub`` is the name of the function that raised it (the answer itself, or
+    another exercise's function that the answer calls).
+    """
+
+    def __init__(self, message: str, stub: str | None = None):
+        super().__init__(message)
+        self.stub = stub
 
 
 def reports_instead_of_raising() -> bool:
@@ -343,7 +351,8 @@ class Check:
             raise failure
         # The student's own Jupyter kernel: report, and let "Run All" go on.
         if isinstance(failure, NotAnswered):
-            print(f"⏳ {self.name}: not answered yet. Write your answer in place of "
+            stub = f" ({failure.stub} is still a stub)" if failure.stub else ""
+            print(f"⏳ {self.name}: not answered yet{stub}. Write your answer in place of "
                   "`raise NotImplementedError()`, run that cell, then this one. "
                   "(Graded, an unanswered exercise scores 0.)")
         else:
@@ -421,12 +430,20 @@ class Check:
                         result = fn(*args, **kwargs)
                     finally:
                         sys.setprofile(outer)
-                except NotImplementedError:
+                except NotImplementedError as err:
+                    tb = err.__traceback__
+                    while tb.tb_next is not None:
+                        tb = tb.tb_next
+                    stub = tb.tb_frame.f_code.co_name
+                    own = label.split("(")[0] == stub or stub == "<lambda>"
+                    where = "" if own else f" (from {stub}, which is still a stub)"
                     raise NotAnswered(self._message(
-                        problem=f"{label} raised NotImplementedError: this exercise is not solved yet.",
+                        problem=f"{label} raised NotImplementedError{where}: this exercise is not "
+                                "solved yet.",
                         inputs=inputs,
                         hint="Replace `raise NotImplementedError()` with your code, "
-                             "run that cell, then run this check again.")) from None
+                             "run that cell, then run this check again."),
+                        None if own else stub) from None
                 except CheckFailed:
                     raise
                 except Exception as err:  # noqa: BLE001 - any student error is reported

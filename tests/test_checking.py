@@ -369,3 +369,26 @@ def test_in_a_students_kernel_a_check_reports_and_returns(monkeypatch, capsys, e
 def test_outside_a_kernel_a_check_raises():
     from relucourse.checking import reports_instead_of_raising
     assert not reports_instead_of_raising()          # pytest: no IPython kernel
+
+
+def test_not_answered_names_another_exercises_stub(monkeypatch, capsys):
+    """2.5b's relu_list may call 2.5a's relu_scalar: the report names the stub that raised."""
+    import IPython
+
+    def relu_scalar(x):
+        raise NotImplementedError()
+
+    def relu(x):
+        return relu_scalar(x)
+
+    with pytest.raises(NotAnswered, match="from relu_scalar, which is still a stub"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            _relu_checker(relu)
+
+    class Kernel:
+        kernel = object()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    for name in ("NBGRADER_EXECUTION", "RELUCOURSE_STRICT_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    _relu_checker(relu)
+    assert capsys.readouterr().out.startswith("⏳ demo: not answered yet (relu_scalar is still a stub).")
