@@ -431,11 +431,14 @@ class Check:
                     finally:
                         sys.setprofile(outer)
                 except NotImplementedError as err:
-                    tb = err.__traceback__
+                    tb, depth = err.__traceback__, 0
                     while tb.tb_next is not None:
-                        tb = tb.tb_next
+                        tb, depth = tb.tb_next, depth + 1
                     stub = tb.tb_frame.f_code.co_name
-                    own = label.split("(")[0] == stub or stub == "<lambda>"
+                    # The answer's own stub: raised right below this frame, or a method of
+                    # the answer's class (an nn.Module's __init__ or forward).
+                    own = depth <= 1 or stub in (label.split("(")[0], "<lambda>", "__init__",
+                                                 "forward", "__call__")
                     where = "" if own else f" (from {stub}, which is still a stub)"
                     raise NotAnswered(self._message(
                         problem=f"{label} raised NotImplementedError{where}: this exercise is not "
