@@ -512,9 +512,10 @@ class Check:
         An exercise that asks to *implement* something that a library already
         has (``np.tanh``, ``torch.relu``, the course's own reference code) is
         not answered by handing over the library function. This catches the
-        direct hand-over (``my_tanh = np.tanh``); a wrapper around the library
-        call is still possible, which a self-check in the same Python process
-        cannot prevent (see the instructor's guide).
+        direct hand-over (``my_tanh = np.tanh``) before anything runs; a wrapper
+        around a forbidden call is caught by :meth:`call`, which watches the calls
+        the answer makes. (A student who patches the checker or the libraries in
+        the same Python process can still get past both: see the instructor's guide.)
         """
         module = getattr(fn, "__module__", None) or type(fn).__module__ or ""
         if isinstance(fn, np.ufunc):
