@@ -352,12 +352,12 @@ class Check:
         # The student's own Jupyter kernel: report, and let "Run All" go on.
         if isinstance(failure, NotAnswered):
             stub = f" ({failure.stub} is still a stub)" if failure.stub else ""
-            print(f"⏳ {self.name}: not answered yet{stub}. Write your answer in place of "
-                  "`raise NotImplementedError()`, run that cell, then this one. "
-                  "(Graded, an unanswered exercise scores 0.)")
+            print(f"⏳ {self.name}: not answered yet{stub}.\n"
+                  "   Write your answer in place of `raise NotImplementedError()`,\n"
+                  "   run that cell, then this one. (Graded, it scores 0 until then.)")
         else:
-            print(f"{failure}\n   (Run All goes on to the next exercise; graded, this "
-                  "check scores 0 until it passes.)", file=sys.stderr)
+            print(f"{failure}\n   (Run All goes on to the next exercise; graded, this check\n"
+                  "   scores 0 until it passes.)", file=sys.stderr)
         return True
 
     # -- building messages ---------------------------------------------------
