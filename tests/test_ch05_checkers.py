@@ -581,3 +581,18 @@ def test_swiglu_rejects_other_gatings(answer):
 def test_swiglu_accepts_explicit_matrix_products():
     expect_pass(ch05.check_swiglu, _block_with(
         lambda s, x: (F.silu(x @ s.w_gate.weight.T) * (x @ s.w_value.weight.T)) @ s.w_out.weight.T))
+
+
+def _softplus_switch_at_equality(x, beta=1.0, threshold=20.0):
+    x = np.asarray(x)
+    z = beta * x
+    smooth = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    return np.where(z >= threshold, x, smooth).astype(x.dtype)      # >= instead of >
+
+
+def test_softplus_at_the_threshold_names_the_input_and_enough_digits():
+    """Issue 17: the message said "expected 20, got 20"."""
+    msg = expect_fail(ch05.check_softplus, _softplus_switch_at_equality,
+                      mentions=("beta * x equals the threshold exactly", "x = 20.0",
+                                "PyTorch returns 20.000000002, your function 20", "Use >, not >="))
+    assert "expected 20, got 20" not in msg
