@@ -249,8 +249,10 @@ def _defeat(source: str, check_names: list[str], module: str) -> str:
         f"{module}.{name} = {fake}\n" for name in check_names)
 
 
-def test_a_redefined_checker_does_not_pass_and_hidden_tests_undo_a_patched_one():
+def test_a_redefined_checker_does_not_pass_and_hidden_tests_undo_a_patched_one(monkeypatch):
     """Redefining check_x in an answer cell fails the visible check; patching the module fails the hidden one."""
+    # As nbgrader runs it: a failed check raises (in a student's own kernel it only reports).
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     nb = nbformat.v4.new_notebook()
     module = "relucourse.exercises.ch01"
     canonical = authoring.canonical_check("check_collapse(collapse)", "01")
