@@ -50,8 +50,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 __all__ = ["Check", "CheckFailed", "NotAnswered", "Text", "COURSE_CODE", "NO_TORCH", "describe",
-           "format_pair", "library_versions",
-           "format_float", "reports_instead_of_raising", "to_numpy"]
+           "format_float", "format_pair", "library_versions", "reports_instead_of_raising",
+           "to_numpy"]
 
 #: What no answer may call while its check runs it, unless the check allows it: the course
 #: package (reference implementations, gradients, diagnostics, ...). The checker framework
@@ -73,6 +73,8 @@ def library_versions(name: str, module_class: str) -> dict[str, str]:
     return {prefix: why for prefix in (f"torch.nn.functional.{name}", f"torch._C._nn.{name}",
                                        f"torch.{name}", f"torch.Tensor.{name}",
                                        f"torch.nn.modules.activation.{module_class}")}
+
+
 _NEVER_WATCHED = ("relucourse.checking", "relucourse.exercises")
 #: Environment variables that make a check raise even in a Jupyter kernel: nbgrader sets the
 #: first in the kernels it starts (``autograde``, ``validate``); the second is the course's own.
@@ -171,6 +173,13 @@ class _CallWatch:
     def __call__(self, frame, event, arg):
         if self.outer is not None:
             self.outer(frame, event, arg)
+        try:
+            self.watch(frame, event, arg)
+        except Exception:  # noqa: BLE001 - a profile function that raises would be unset silently
+            pass
+
+    def watch(self, frame, event, arg) -> None:
+        """Record ``found`` = (name, reason) at the first forbidden call."""
         if self.found is not None:
             return
         if self.importing is not None:
