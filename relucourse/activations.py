@@ -48,9 +48,10 @@ def relu_grad(x, at_zero: float = 0.0) -> np.ndarray:
     array([0. , 0.5, 1. ])
     """
     x = _float_array(x)
-    out = (x > 0).astype(x.dtype)
-    out[x == 0] = at_zero
-    return out
+    # np.where, not item assignment: a 0-d input gives a 0-d array, which
+    # item assignment on a NumPy scalar would reject.
+    out = np.where(x > 0, np.ones_like(x), np.zeros_like(x))
+    return _like(np.where(x == 0, np.full_like(x, at_zero), out), x)
 
 
 def sigmoid(x) -> np.ndarray:
@@ -75,7 +76,7 @@ def sigmoid_grad(x) -> np.ndarray:
     0.25
     """
     s = sigmoid(x)
-    return s * (1 - s)
+    return _like(s * (1 - s), s)
 
 
 def tanh(x) -> np.ndarray:
@@ -90,7 +91,7 @@ def tanh(x) -> np.ndarray:
     array([-1.,  0.,  1.])
     """
     x = _float_array(x)
-    return np.tanh(x)
+    return _like(np.tanh(x), x)
 
 
 def tanh_grad(x) -> np.ndarray:
@@ -100,7 +101,7 @@ def tanh_grad(x) -> np.ndarray:
     1.0
     """
     t = tanh(x)
-    return 1 - t * t
+    return _like(1 - t * t, t)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +551,7 @@ def squared_relu(x) -> np.ndarray:
     """
     r = relu(x)
     with np.errstate(over="ignore"):  # r * r = inf exactly when the true square exceeds the dtype's range
-        return r * r
+        return _like(r * r, r)
 
 
 def squared_relu_grad(x) -> np.ndarray:
@@ -560,7 +561,8 @@ def squared_relu_grad(x) -> np.ndarray:
     array([0., 6.])
     """
     with np.errstate(over="ignore"):  # 2 x overflows only where the true value does
-        return 2 * relu(x)
+        r = relu(x)
+        return _like(2 * r, r)
 
 
 # -- gated linear units ---------------------------------------------------------------------------

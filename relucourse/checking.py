@@ -10,6 +10,18 @@ outcome is one of two things:
   message (which input, what was expected, what came back, a hint), not a
   traceback through this module.
 
+In a student's own Jupyter kernel (not under nbgrader, see
+:func:`reports_instead_of_raising`) a check does not raise: it prints its ❌
+message to stderr (shown in a red box) or, for an exercise whose stub has not
+been replaced yet, a line saying it is not answered yet, and returns, so that
+"Run All" goes on to the next exercise. Under nbgrader (which sets
+``NBGRADER_EXECUTION`` in the kernel it starts), in scripts and in tests it
+raises, so that a failed or unanswered check scores 0.
+
+While a check runs the student's code (:meth:`Check.call`) it watches the
+calls that code makes: a call into the course's own reference code, or into a
+library that the exercise forbids, fails the check with the function's name.
+
 Student code that raises, returns ``None``, returns the wrong type or the wrong
 shape, or emits a warning is reported the same way, so a student never has to
 read a traceback from inside a checker.
@@ -29,13 +41,44 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
 import re
+import sys
 import warnings
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-__all__ = ["Check", "CheckFailed", "Text", "describe", "format_float", "to_numpy"]
+__all__ = ["Check", "CheckFailed", "NotAnswered", "Text", "COURSE_CODE", "NO_TORCH", "describe",
+           "format_float", "format_pair", "library_versions", "reports_instead_of_raising",
+           "to_numpy"]
+
+#: What no answer may call while its check runs it, unless the check allows it: the course
+#: package (reference implementations, gradients, diagnostics, ...). The checker framework
+#: and the checkers themselves are never counted (a checker may hand its own helpers to an
+#: answer, such as the ``relu`` of exercise 2.3).
+COURSE_CODE = {"relucourse": "the course's own code, which the exercise does not allow here"}
+#: For exercises that ask for NumPy code (or a derivation) where PyTorch has the answer.
+NO_TORCH = {"torch": "PyTorch, which this exercise does not allow (write it with NumPy)"}
+
+
+def library_versions(name: str, module_class: str) -> dict[str, str]:
+    """PyTorch's own implementations of the activation ``name``, to forbid in an exercise that asks for it.
+
+    ``library_versions("gelu", "GELU")`` covers ``F.gelu`` (a Python function or a
+    built-in, depending on the function), ``torch.gelu``, the tensor method and the
+    module ``nn.GELU``.
+    """
+    why = f"PyTorch's own {name}, the function this exercise asks you to write"
+    return {prefix: why for prefix in (f"torch.nn.functional.{name}", f"torch._C._nn.{name}",
+                                       f"torch.{name}", f"torch.Tensor.{name}",
+                                       f"torch.nn.modules.activation.{module_class}")}
+
+
+_NEVER_WATCHED = ("relucourse.checking", "relucourse.exercises")
+#: Environment variables that make a check raise even in a Jupyter kernel: nbgrader sets the
+#: first in the kernels it starts (``autograde``, ``validate``); the second is the course's own.
+STRICT_ENVIRONMENT = ("NBGRADER_EXECUTION", "RELUCOURSE_STRICT_CHECKS")
 
 _MISSING = object()
 
@@ -54,6 +97,134 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         return str(self).splitlines()
+
+
+class NotAnswered(CheckFailed):
+    """The answer is still the stub: it raised ``NotImplementedError``.
+
+    ``stub`` is the name of the function that raised it (the answer itself, or
+    another exercise's function that the answer calls).
+    """
+
+    def __init__(self, message: str, stub: str | None = None):
+        super().__init__(message)
+        self.stub = stub
+
+
+def reports_instead_of_raising() -> bool:
+    """True in a student's own Jupyter kernel: a check then reports a failure and returns.
+
+    False under nbgrader (``NBGRADER_EXECUTION`` is set in the kernel it
+    starts for autograding and validating), when ``RELUCOURSE_STRICT_CHECKS``
+    is set, and outside a Jupyter kernel (scripts, pytest, a plain IPython
+    shell): there a failed check raises :class:`CheckFailed`.
+    """
+    if any(os.environ.get(name) for name in STRICT_ENVIRONMENT):
+        return False
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _c_name(fn: Any) -> str:
+    """The dotted name of a built-in function or method, e.g. ``torch.relu``, ``torch.Tensor.relu``."""
+    owner = getattr(fn, "__self__", None)
+    name = getattr(fn, "__name__", "?")
+    if owner is None or isinstance(owner, type(sys)):
+        module = owner.__name__ if owner is not None else (getattr(fn, "__module__", None) or "")
+        return f"{module}.{name}"
+    kind = owner if isinstance(owner, type) else type(owner)
+    return f"{kind.__module__}.{kind.__qualname__}.{name}"
+
+
+class _CallWatch:
+    """A profile function that records the first forbidden call made from outside the package.
+
+    A call counts when the function called is under a forbidden prefix (and not
+    under an allowed one) and the code that calls it is not itself part of the
+    course package or of the forbidden library (so a library's internal calls,
+    and the calls an allowed function makes, do not count).
+    """
+
+    def __init__(self, forbid: Mapping[str, str], allow: tuple[str, ...], outer=None, origin=None):
+        self.origin = origin        # the checker's frame that calls the answer: its calls count
+        self.rules = tuple(forbid.items())
+        self.prefixes = tuple(forbid)
+        self.roots = tuple({p.split(".")[0] for p in forbid})
+        self.allow = tuple(allow) + _NEVER_WATCHED
+        self.outer = outer
+        self.found: tuple[str, str] | None = None
+        self.importing = None       # the module being imported: calls made while it runs do not count
+
+    def reason(self, name: str) -> str | None:
+        for prefix, why in self.rules:
+            if _under(name, prefix):
+                return None if any(_under(name, a) for a in self.allow) else why
+        return None
+
+    def inside(self, module: str) -> bool:
+        return (_under(module, "relucourse") or module.startswith("importlib")
+                or any(_under(module, root) for root in self.roots))
+
+    def __call__(self, frame, event, arg):
+        if self.outer is not None:
+            self.outer(frame, event, arg)
+        try:
+            self.watch(frame, event, arg)
+        except Exception:  # noqa: BLE001 - a profile function that raises would be unset silently
+            pass
+
+    def watch(self, frame, event, arg) -> None:
+        """Record ``found`` = (name, reason) at the first forbidden call."""
+        if self.found is not None:
+            return
+        if self.importing is not None:
+            if event == "return" and frame is self.importing:
+                self.importing = None
+            return
+        if event == "call":
+            code = frame.f_code
+            if code.co_name == "<module>":      # an import runs the module's code (and dataclasses')
+                self.importing = frame
+                return
+            module = frame.f_globals.get("__name__") or ""
+            if not module.startswith(self.roots):
+                return
+            name = f"{module}.{code.co_qualname}"
+            calling = frame.f_back
+        elif event == "c_call":
+            name = _c_name(arg)
+            if not name.startswith(self.prefixes):
+                return
+            calling = frame
+        else:
+            return
+        why = self.reason(name)
+        if why is None:
+            return
+        caller = calling.f_globals.get("__name__") or "" if calling is not None else ""
+        if calling is self.origin or not self.inside(caller):
+            self.found = (name, why)
+
+
+def _snapshot(args: tuple, kwargs: Mapping[str, Any]) -> list[tuple[int | str, Any, np.ndarray]]:
+    """Copies of the arrays and tensors among the arguments: (position or name, object, copy)."""
+    out = []
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        if isinstance(value, np.ndarray) or _is_tensor(value):
+            out.append((key, value, to_numpy(value).copy()))
+    return out
+
+
+def _unchanged(value: Any, before: np.ndarray) -> bool:
+    now = to_numpy(value)
+    if now.shape != before.shape or now.dtype != before.dtype:
+        return False
+    return bool(np.array_equal(now, before, equal_nan=before.dtype.kind in "fc"))
 
 
 def describe(value: Any, *, max_items: int = 8) -> str:
@@ -141,35 +312,62 @@ class Check:
 
     ``quiet=True`` suppresses the success line (used when one checker is
     built from others).
+
+    ``forbid`` maps dotted-name prefixes of functions the answer may not call
+    while :meth:`call` runs it to the reason shown (default :data:`COURSE_CODE`:
+    the course package); ``allow`` lists prefixes under those that the
+    exercise's statement allows (e.g. ``"relucourse.training.mlp"``).
     """
 
-    def __init__(self, name: str, *, quiet: bool = False):
+    _depth = 0          # how many Check blocks are open (only the outermost one reports)
+
+    def __init__(self, name: str, *, quiet: bool = False, forbid: Mapping[str, str] | None = None,
+                 allow: tuple[str, ...] = ()):
         self.name = name
         self.quiet = quiet
         self.count = 0
+        self.forbid = dict(COURSE_CODE if forbid is None else forbid)
+        self.allow = tuple(allow)
 
     # -- context manager -------------------------------------------------
     def __enter__(self) -> "Check":
+        Check._depth += 1
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        Check._depth -= 1
         if exc_type is None:
             if not self.quiet:
                 print(f"✅ {self.name}: all {self.count} checks passed.")
             return False
-        if issubclass(exc_type, CheckFailed) or not issubclass(exc_type, Exception):
+        if not issubclass(exc_type, Exception):
             # KeyboardInterrupt (Ctrl-C, or nbgrader's cell timeout interrupting
             # the kernel), SystemExit and the like pass through unchanged.
             return False
-        # An unexpected error inside the checker itself: still give the student
-        # a message rather than a traceback, but say whose fault it is.
-        raise CheckFailed(
-            self._message(
+        if not issubclass(exc_type, CheckFailed):
+            # An unexpected error inside the checker itself: still give the student
+            # a message rather than a traceback, but say whose fault it is.
+            failure = CheckFailed(self._message(
                 problem=f"the checker itself failed with {exc_type.__name__}: {exc}",
                 hint="This is probably a bug in the course, not in your answer. "
-                "Please report it together with your code.",
-            )
-        ) from exc
+                "Please report it together with your code."))
+            failure.__cause__ = exc
+        else:
+            failure = exc
+        if Check._depth > 0 or not reports_instead_of_raising():
+            if failure is exc:
+                return False
+            raise failure
+        # The student's own Jupyter kernel: report, and let "Run All" go on.
+        if isinstance(failure, NotAnswered):
+            stub = f" ({failure.stub} is still a stub)" if failure.stub else ""
+            print(f"⏳ {self.name}: not answered yet{stub}.\n"
+                  "   Write your answer in place of `raise NotImplementedError()`,\n"
+                  "   run that cell, then this one. (Graded, it scores 0 until then.)")
+        else:
+            print(f"{failure}\n   (Run All goes on to the next exercise; graded, this check\n"
+                  "   scores 0 until it passes.)", file=sys.stderr)
+        return True
 
     # -- building messages ---------------------------------------------------
     def _message(
@@ -204,17 +402,22 @@ class Check:
 
     # -- running student code ----------------------------------------------
     def call(self, fn: Callable, *args, call: str | None = None, inputs: Mapping[str, Any] | None = None,
-             allow_warnings: bool = False, **kwargs):
+             allow_warnings: bool = False, in_place: bool = False, in_place_hint: str | None = None,
+             **kwargs):
         """Call ``fn(*args, **kwargs)`` and return its result.
 
         Exceptions raised by the student's code (including the
-        ``NotImplementedError`` of an unsolved stub) and, unless
-        ``allow_warnings``, any warning become :class:`CheckFailed` with the
-        inputs that caused them. ``call`` is how the call is shown, for example
-        ``"relu(x)"``; a leading "your function" in it is replaced by the
+        ``NotImplementedError`` of an unsolved stub, as :class:`NotAnswered`)
+        and, unless ``allow_warnings``, any warning become :class:`CheckFailed`
+        with the inputs that caused them. ``call`` is how the call is shown, for
+        example ``"relu(x)"``; a leading "your function" in it is replaced by the
         function's own name when it has one. Without ``inputs``, the arguments
         are shown under the names in ``call``. A warning's message names the
         first element of an array argument that causes it on its own.
+
+        A call of a forbidden function (see the class) made by ``fn`` fails,
+        naming the function; so does a change to an array or tensor argument,
+        unless ``in_place`` (the exercise asks for in-place work).
         """
         label = _call_label(fn, call)
         if inputs is None:
@@ -222,20 +425,55 @@ class Check:
         if not callable(fn):
             self.fail(f"expected a function to call as {label}, but got {describe(fn)}.",
                       hint="Did you overwrite the function's name with a value?")
+        before = [] if in_place else _snapshot(args, kwargs)
+        outer = sys.getprofile()
+        watch = _CallWatch(self.forbid, self.allow, outer if isinstance(outer, _CallWatch) else None,
+                           sys._getframe())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with _numpy_errors_as_warnings(allow_warnings):
                 try:
-                    result = fn(*args, **kwargs)
-                except NotImplementedError:
-                    self.fail(f"{label} raised NotImplementedError: this exercise is not solved yet.",
-                              inputs=inputs,
-                              hint="Replace `raise NotImplementedError()` with your code, "
-                                   "run that cell, then run this check again.")
+                    if watch.prefixes:      # nothing to watch: no profiling (it slows every call)
+                        sys.setprofile(watch)
+                    try:
+                        result = fn(*args, **kwargs)
+                    finally:
+                        sys.setprofile(outer)
+                except NotImplementedError as err:
+                    tb, depth = err.__traceback__, 0
+                    while tb.tb_next is not None:
+                        tb, depth = tb.tb_next, depth + 1
+                    stub = tb.tb_frame.f_code.co_name
+                    # The answer's own stub: raised right below this frame, or a method of
+                    # the answer's class (an nn.Module's __init__ or forward).
+                    own = depth <= 1 or stub in (label.split("(")[0], "<lambda>", "__init__",
+                                                 "forward", "__call__")
+                    where = "" if own else f" (from {stub}, which is still a stub)"
+                    raise NotAnswered(self._message(
+                        problem=f"{label} raised NotImplementedError{where}: this exercise is not "
+                                "solved yet.",
+                        inputs=inputs,
+                        hint="Replace `raise NotImplementedError()` with your code, "
+                             "run that cell, then run this check again."),
+                        None if own else stub) from None
                 except CheckFailed:
                     raise
                 except Exception as err:  # noqa: BLE001 - any student error is reported
+                    self._forbidden(watch, label, inputs)
                     self.fail(f"{label} raised {type(err).__name__}: {err}", inputs=inputs)
+        self._forbidden(watch, label, inputs)
+        names = _argument_names(label, len(args))
+        for key, value, copy in before:
+            if not _unchanged(value, copy):
+                name = names[key] if isinstance(key, int) and names else (
+                    key if isinstance(key, str) else f"argument {key + 1}")
+                self.fail(f"{label} changed its input {name} in place; the exercise asks for "
+                          "a result that leaves its inputs as they were.",
+                          inputs={**(inputs or {}), f"{name} before the call": Text(describe(copy))},
+                          expected=Text(f"{name} unchanged"), returned=value,
+                          hint=in_place_hint or "Work on new arrays (np.where, arithmetic, x.copy()) "
+                               "instead of assigning into the one you were given (x[...] = ..., "
+                               "x *= ..., out=x, inplace=True).")
         if caught and not allow_warnings:
             first = caught[0]
             culprit = _first_warning_element(fn, label, args, kwargs)
@@ -246,6 +484,35 @@ class Check:
                            "was produced along the way; rewrite the computation to avoid it.")
         return result
 
+    def _forbidden(self, watch: "_CallWatch", label: str, inputs) -> None:
+        if watch.found is not None:
+            name, why = watch.found
+            self.fail(f"{label} calls {name}: {why}.", inputs=inputs,
+                      hint="Write the computation yourself, with what the exercise's statement "
+                           "allows; a function that calls a ready-made answer does not count, "
+                           "even when its result is right.")
+
+    def kind(self, value: Any, types: type | tuple[type, ...], *, asked: str, what: str = "your answer",
+             returns: bool = False, inputs=None, hint: str | None = None) -> None:
+        """Require ``isinstance(value, types)`` (bools never count as numbers).
+
+        ``asked`` names the type for the student, e.g. ``"a NumPy array (numpy.ndarray)"``;
+        the message names the type that came back: "<what> should be <asked>, but it is
+        a <type>", or with ``returns`` (``what`` is then a function's name) "<what> should
+        return <asked>, but it returned a <type>".
+        """
+        ok = isinstance(value, types)
+        if isinstance(value, (bool, np.bool_)):
+            ok = ok and any(t in (bool, np.bool_) for t in (types if isinstance(types, tuple) else (types,)))
+        if not ok:
+            got = type(value)
+            shown = got.__qualname__ if got.__module__ == "builtins" else f"{got.__module__}.{got.__qualname__}"
+            problem = (f"{what} should return {asked}, but it returned a {shown}." if returns
+                       else f"{what} should be {asked}, but it is a {shown}.")
+            self.fail(problem, inputs=inputs,
+                      expected=Text(asked), returned=value, hint=hint)
+        self.count += 1
+
     def own_code(self, fn: Any, *, call: str, forbidden: tuple[str, ...] = (
                  "numpy", "torch", "scipy", "math", "relucourse", "sklearn"),
                  hint: str | None = None) -> None:
@@ -254,9 +521,10 @@ class Check:
         An exercise that asks to *implement* something that a library already
         has (``np.tanh``, ``torch.relu``, the course's own reference code) is
         not answered by handing over the library function. This catches the
-        direct hand-over (``my_tanh = np.tanh``); a wrapper around the library
-        call is still possible, which a self-check in the same Python process
-        cannot prevent (see the instructor's guide).
+        direct hand-over (``my_tanh = np.tanh``) before anything runs; a wrapper
+        around a forbidden call is caught by :meth:`call`, which watches the calls
+        the answer makes. (A student who patches the checker or the libraries in
+        the same Python process can still get past both: see the instructor's guide.)
         """
         module = getattr(fn, "__module__", None) or type(fn).__module__ or ""
         if isinstance(fn, np.ufunc):
@@ -326,7 +594,10 @@ class Check:
         if not np.all(ok):
             bad = np.argwhere(~ok) if ok.ndim else np.zeros((1, 0), dtype=int)
             first = tuple(int(i) for i in bad[0])
-            where = f" (first at index {first}: expected {e[first]:.10g}, got {g[first]:.10g})" if ok.ndim else ""
+            where = ""
+            if ok.ndim:
+                shown_e, shown_g = format_pair(e[first], g[first])
+                where = f" (first at index {first}: expected {shown_e}, got {shown_g})"
             self.fail(f"{what}: {int((~ok).sum())} of {ok.size} values differ{where}; "
                       f"tolerance rtol={rtol:g}, atol={atol:g}.",
                       inputs=inputs, expected=expected, returned=got, hint=hint)
@@ -369,6 +640,19 @@ class Check:
         if not np.isfinite(out):
             self.fail(f"{what} is {out}, not a finite number.", inputs=inputs)
         return out
+
+
+def format_pair(a: float, b: float) -> tuple[str, str]:
+    """Two numbers written with enough significant digits (10 to 17) to look different if they are.
+
+    >>> format_pair(20.0, 20.000000002061153)
+    ('20', '20.000000002')
+    """
+    for digits in range(10, 18):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb:
+            return sa, sb
+    return sa, sb
 
 
 def _call_label(fn: Callable, call: str | None) -> str:

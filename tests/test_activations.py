@@ -238,3 +238,28 @@ def test_minima(fn, x_min, y_min):
 def test_unknown_gelu_form_is_rejected():
     with pytest.raises(ValueError, match="approximate"):
         A.gelu(np.zeros(2), approximate="sigmoid")
+
+
+# Every function of the module on a 0-d array (a scalar kept as an array, as np.mean(x) or
+# x[()] give): a 0-d array of the input's dtype, equal to the function of a one-element vector.
+# relu_grad raised TypeError here (item assignment on the NumPy scalar that x > 0 gives);
+# sigmoid_grad, tanh, tanh_grad and squared_relu returned NumPy scalars instead of arrays.
+_ZERO_D = sorted({fn for ours, grad, _, _ in CASES.values() for fn in (ours, grad)}
+                 | {A.sigmoid, A.sigmoid_grad, A.tanh, A.tanh_grad}, key=lambda f: f.__name__)
+
+
+@pytest.mark.parametrize("fn", _ZERO_D, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [1.5, -1.5, 0.0])
+def test_a_0d_array_gives_a_0d_array(fn, dtype, value):
+    kwargs = {"weight": 0.25} if fn.__name__.startswith("prelu") else {}
+    x = np.array(value, dtype=dtype)
+    out = _ours(fn, x, **kwargs)
+    assert isinstance(out, np.ndarray) and out.shape == () and out.dtype == dtype, repr(out)
+    assert np.array_equal(out.reshape(1), _ours(fn, x.reshape(1), **kwargs))
+
+
+def test_relu_grad_on_0d_arrays():
+    assert A.relu_grad(np.array(1.5)) == 1.0 and A.relu_grad(np.array(1.5)).shape == ()
+    assert A.relu_grad(np.array(0.0), at_zero=0.5) == 0.5
+    assert A.relu_grad(np.array(-0.0)) == 0.0 and A.relu_grad(np.array(-2)) == 0.0

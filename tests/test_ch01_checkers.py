@@ -316,6 +316,33 @@ def test_count_pieces_accepts_the_reference():
     expect_pass(ch01.check_count_pieces, answers.count_pieces_reference)
 
 
+@pytest.mark.parametrize("checker, wrapper, named", [
+    (ch01.check_sigmoid, lambda x: activations.sigmoid(x), "relucourse.activations.sigmoid"),
+    (ch01.check_tanh, lambda x: activations.tanh(x), "relucourse.activations.tanh"),
+    (ch01.check_collapse, lambda W1, b1, W2, b2: (W2 @ W1, W2 @ b1 + b2) if activations.relu(b1) is None else
+     (W2 @ W1, W2 @ b1 + b2), "relucourse.activations.relu"),
+])
+def test_wrappers_of_the_course_code_are_rejected(checker, wrapper, named):
+    expect_fail(checker, wrapper, values=False, mentions=(f"calls {named}",))
+
+
+def test_a_tensor_is_not_a_numpy_array():
+    expect_fail(ch01.check_sigmoid, lambda x: torch.sigmoid(torch.from_numpy(np.asarray(x))), values=False,
+                mentions=("should be a NumPy array (numpy.ndarray), but it is a torch.Tensor",))
+
+
+def test_collapse_must_not_change_its_inputs():
+    def collapse_in_place(W1, b1, W2, b2):
+        b2 += W2 @ b1
+        return W2 @ W1, b2
+    expect_fail(ch01.check_collapse, collapse_in_place, mentions=("changed its input b2 in place",))
+
+
+def test_count_pieces_wants_a_python_int():
+    expect_fail(ch01.check_count_pieces, lambda *a: np.int64(answers.count_pieces_reference(*a)),
+                mentions=("should return an int (a Python int), but it returned a numpy.int64",))
+
+
 def test_count_pieces_malformed():
     assert_rejects_malformed(ch01.check_count_pieces)
     expect_fail(ch01.check_count_pieces, lambda *a: 3.0, mentions=("should return an int",))

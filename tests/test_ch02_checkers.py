@@ -319,6 +319,20 @@ def test_scalar_rejects(answer, fragment):
     expect_fail(ch02.check_relu_scalar, answer, mentions=(fragment,))
 
 
+def test_scalar_accepts_either_zero_for_minus_zero():
+    """Issue 18, decided: x < 0 (which returns -0.0 for -0.0) is as right as x <= 0 (0.0).
+
+    -0.0 == 0.0, torch.relu(-0.0) itself returns -0.0, and the statement says so. The
+    function is asked for Python floats only, so the check passes no int (for the int 0
+    the x < 0 version returns the int 0, which the statement leaves open).
+    """
+    assert any(x == 0 and math.copysign(1.0, x) < 0 for x in ch02._SCALARS)
+    assert all(isinstance(x, float) for x in ch02._SCALARS)
+    expect_pass(ch02.check_relu_scalar, lambda x: 0.0 if x < 0 else x)
+    expect_pass(ch02.check_relu_scalar, lambda x: x if x > 0 or x != x else 0.0)
+    expect_fail(ch02.check_relu_scalar, lambda x: 0 if x < 0 else x, mentions=("(a float)",))
+
+
 def test_scalar_diagnoses_missing_return():
     def forgets_zero(x):
         if x > 0:
@@ -548,6 +562,31 @@ def block_skip_adds_relu(x, w):
 ])
 def test_block_rejects(answer, fragment, values):
     expect_fail(ch02.check_block, answer, mentions=(fragment,), values=values)
+
+
+def test_relu_hint_fits_the_evidence():
+    """Issue 17: an np.abs formula that gives NaN at -inf got the hint about NaN inputs."""
+    def relu_abs(x):
+        with np.errstate(invalid="ignore"):
+            return ((x + np.abs(x)) / 2).astype(x.dtype)
+    msg = expect_fail(ch02.check_relu, relu_abs, mentions=("NaN at an infinite input", "inf - inf"))
+    assert "Every comparison with NaN" not in msg
+    expect_fail(ch02.check_relu, lambda x: np.where(x > 0, x, 0).astype(x.dtype),
+                mentions=("Every comparison with NaN",))
+
+
+def test_wrappers_of_the_course_relu_are_rejected():
+    expect_fail(ch02.check_relu, lambda x: activations.relu(x).astype(x.dtype), values=False,
+                mentions=("calls relucourse.activations.relu",))
+    expect_fail(ch02.check_relu_inplace, lambda x: np.copyto(x, activations.relu(x), casting="unsafe") or x,
+                values=False, mentions=("calls relucourse.activations.relu",))
+
+
+def test_block_rejects_a_changed_weight():
+    def block_scales_w(x, w):
+        w *= 1.0 + 1e-3
+        return x + torch.relu(torch.tanh(torch.relu(x) @ w))
+    expect_fail(ch02.check_block, block_scales_w, mentions=("changed the caller's tensor w",))
 
 
 def test_block_malformed():

@@ -13,7 +13,7 @@ from relucourse import activations
 from relucourse.activations import sigmoid
 from relucourse.data import digits
 from relucourse.exercises import ch03
-from relucourse.gradients import layer_grad_norms
+from relucourse.gradients import layer_grad_norms, second_moments
 from relucourse.training import mlp
 
 
@@ -393,16 +393,92 @@ def test_vanishing_thresholds_are_not_borderline():
 
 # -- Regression cases found in review ------------------------------------------------------------
 def _relu_backward_in_place(g, x):
-    g[x <= 0] = 0                                  # edits its own copy of grad_out: still correct
+    g[x <= 0] = 0                                  # right values, but zeroes the caller's grad_out
     return g
 
 
 @pytest.mark.parametrize("answer", [
     lambda g, x: (g * (x > 0)).tolist(),           # a nested list, not an array
-    _relu_backward_in_place,
 ])
 def test_relu_backward_accepts_other_containers(answer):
     expect_pass(ch03.check_relu_backward, answer)
+
+
+def test_relu_backward_rejects_zeroing_grad_out_in_place():
+    """Issue 17: accepted before (listed above as a right answer): it changes the caller's grad_out."""
+    expect_fail(ch03.check_relu_backward, _relu_backward_in_place,
+                mentions=("changed its input grad_out in place", "grad_out before the call"))
+
+
+# -- Issue 17: wrappers around the course's code, and the types asked for -------------------------
+@pytest.mark.parametrize("checker, wrapper, named", [
+    (ch03.check_relu_backward, lambda g, x: g * activations.relu_grad(x), "relucourse.activations.relu_grad"),
+    (ch03.check_sigmoid_derivative, lambda x: activations.sigmoid_grad(x), "relucourse.activations.sigmoid_grad"),
+    (ch03.check_tanh_derivative, lambda x: activations.tanh_grad(x), "relucourse.activations.tanh_grad"),
+    (ch03.check_sigmoid_derivative,
+     lambda x: (lambda s: (s * (1 - s)).numpy())(torch.sigmoid(torch.from_numpy(x))), "torch"),
+    (ch03.check_measure_scale,
+     lambda std, width, depth, seed: second_moments(depth, width, std ** 2 * width, n_inputs=256, seed=seed)[1:],
+     "relucourse.gradients.second_moments"),
+])
+def test_wrappers_are_rejected(checker, wrapper, named):
+    expect_fail(checker, wrapper, values=False, mentions=(f"calls {named}", "Write the computation yourself"))
+
+
+def _dsigmoid_with_the_course_sigmoid(x):
+    s = sigmoid(x)                                 # allowed by the statement
+    return s * (1 - s)
+
+
+def test_derivatives_may_use_the_course_sigmoid_and_np_tanh():
+    expect_pass(ch03.check_sigmoid_derivative, _dsigmoid_with_the_course_sigmoid)
+    expect_pass(ch03.check_tanh_derivative, lambda x: 1 - activations.tanh(x) ** 2)
+    expect_pass(ch03.check_tanh_derivative, lambda x: 1 - np.tanh(x) ** 2)
+
+
+def test_derivative_as_a_tensor_is_rejected():
+    # Making the tensor calls torch, which the statement forbids here; a tensor made
+    # elsewhere and returned is rejected for its type.
+    expect_fail(ch03.check_tanh_derivative, lambda x: torch.from_numpy(1 - np.tanh(x) ** 2),
+                values=False, mentions=("calls torch.from_numpy",))
+    made = {}
+    for _, x in ch03._derivative_inputs():
+        made[x.tobytes()] = torch.from_numpy(1 - np.tanh(x) ** 2)
+    expect_fail(ch03.check_tanh_derivative, lambda x: made[x.tobytes()],
+                mentions=("should be a NumPy array (numpy.ndarray), but it is a torch.Tensor",))
+
+
+def test_vanishing_depth_wants_a_python_int():
+    expect_fail(ch03.check_vanishing_depth, lambda t: np.int64(vanishing_loop(t)),
+                mentions=("should return an int (a Python int), but it returned a numpy.int64",))
+
+
+def _vanishing_last_layer(threshold):
+    for depth in range(1, 21):                     # the last layer's norm never falls below: no return
+        if _norm(depth, layer=-1) < threshold:
+            return depth
+
+
+def test_vanishing_depth_explains_none_from_the_last_layer():
+    expect_fail(ch03.check_vanishing_depth, _vanishing_last_layer,
+                mentions=("returned None", "loop ended without a `return`", "*first* layer"))
+
+
+def _measure_reseeded(std, width, depth, seed):
+    h = np.random.default_rng(seed).standard_normal((256, width))
+    out = []
+    for _ in range(depth):
+        W = np.random.default_rng(seed).normal(0.0, std, (width, width))   # the same numbers as h
+        h = np.maximum(h @ W.T, 0)
+        out.append(np.mean(h ** 2))
+    return np.array(out)
+
+
+def test_measure_scale_reseeded_generator_names_the_cause():
+    msg = expect_fail(ch03.check_measure_scale, _measure_reseeded, mentions=("same seed",))
+    assert "variance" not in msg
+    expect_fail(ch03.check_measure_scale, lambda *a: measure_numpy(*a, variance=True),
+                mentions=("(1 - 1/pi)", "variance"))
 
 
 def test_relu_backward_rejects_sign_bit_mask():

@@ -391,3 +391,9 @@ def test_kill_and_fix_reports_divergence_without_a_dead_count():
     msg = expect_fail(ch04.check_kill_and_fix, settings(lr=2.0), settings(lr=2.0, activation="elu"),
                       mentions=("diverged",))
     assert "100%" not in msg, msg
+
+
+def test_dead_counts_built_on_the_chapters_tool_is_rejected():
+    """Issue 17: the statement says not to use relucourse.diagnostics; a wrapper around it fails."""
+    expect_fail(ch04.check_dead_counts, answers.dead_counts_reference, values=False,
+                mentions=("calls relucourse.diagnostics.dead_units",))

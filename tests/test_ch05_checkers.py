@@ -25,7 +25,6 @@ def _stable_sigmoid(x):
     answers.leaky_relu,
     lambda x, negative_slope=0.01: np.where(np.asarray(x) > 0, x, negative_slope * np.asarray(x)),
     lambda x, negative_slope=0.01: np.maximum(x, 0) + negative_slope * np.minimum(x, 0),
-    lambda x, negative_slope=0.01: F.leaky_relu(torch.from_numpy(np.asarray(x)), negative_slope).numpy(),
 ])
 def test_leaky_relu_accepts(answer):
     expect_pass(ch05.check_leaky_relu, answer)
@@ -90,16 +89,25 @@ def gelu_math_erf(x, approximate="none"):
     return x * np.vectorize(lambda t: 0.5 * math.erfc(-t / math.sqrt(2)))(x)
 
 
-@pytest.mark.parametrize("answer", [answers.gelu, gelu_torch, gelu_math_erf])
+def gelu_torch_erf(x, approximate="none"):
+    """PyTorch operations other than its GELU are allowed: torch.erf, torch.tanh."""
+    t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    if approximate == "tanh":
+        u = math.sqrt(2 / math.pi) * (t + 0.044715 * t**3)
+        return (0.5 * t * (1 + torch.tanh(u))).numpy()
+    return (0.5 * t * (1 + torch.erf(t / math.sqrt(2)))).numpy()
+
+
+@pytest.mark.parametrize("answer", [answers.gelu, gelu_math_erf, gelu_torch_erf])
 def test_gelu_accepts(answer):
     expect_pass(ch05.check_gelu, answer)
 
 
 @pytest.mark.parametrize("answer", [
-    lambda x, approximate="none": act.gelu(x, "tanh"),                                   # always the tanh form
-    lambda x, approximate="none": np.asarray(x) * act.sigmoid(1.702 * np.asarray(x)),  # sigmoid approximation
+    lambda x, approximate="none": answers.gelu(x, "tanh"),                               # always the tanh form
+    lambda x, approximate="none": np.asarray(x) * _stable_sigmoid(1.702 * np.asarray(x)),  # sigmoid approx.
     lambda x, approximate="none": 0.5 * x * (1 + erf(np.asarray(x) / 2)),               # x/2 instead of x/sqrt(2)
-    lambda x, approximate="none": act.gelu(x, "none" if approximate == "tanh" else "none"),  # ignores "tanh"
+    lambda x, approximate="none": answers.gelu(x, "none"),                               # ignores "tanh"
     lambda x, approximate="none": x * (1 + erf(np.asarray(x) / math.sqrt(2))),           # forgot the 1/2
 ])
 def test_gelu_rejects(answer):
@@ -114,7 +122,7 @@ def test_gelu_malformed():
 @pytest.mark.parametrize("answer", [
     answers.silu,
     lambda x: np.asarray(x) * _stable_sigmoid(np.asarray(x)),
-    lambda x: F.silu(torch.from_numpy(np.asarray(x))).numpy(),
+    lambda x: (lambda t: (t * torch.sigmoid(t)).numpy())(torch.from_numpy(np.asarray(x))),  # torch ops
     lambda x: np.asarray(x) * np.exp(-np.logaddexp(0, -np.asarray(x))),
 ])
 def test_silu_accepts(answer):
@@ -139,7 +147,6 @@ def test_silu_malformed():
 @pytest.mark.parametrize("answer", [
     answers.mish,
     lambda x: np.asarray(x) * np.tanh(np.logaddexp(0, np.asarray(x))),
-    lambda x: F.mish(torch.from_numpy(np.asarray(x))).numpy(),
     lambda x: np.asarray(x) * np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))),
 ])
 def test_mish_accepts(answer):
@@ -177,7 +184,7 @@ def test_swish_grad_accepts(answer):
 
 
 @pytest.mark.parametrize("answer", [
-    lambda x, beta: act.silu_grad(x),                                                   # ignores beta
+    lambda x, beta: answers.swish_grad(x, 1.0),                                         # ignores beta
     lambda x, beta: _stable_sigmoid(beta * x) * (1 + x * (1 - _stable_sigmoid(beta * x))),  # chain rule: no beta
     lambda x, beta: _stable_sigmoid(beta * x),                                          # gate only
     lambda x, beta: _stable_sigmoid(beta * x) + beta * x * _stable_sigmoid(beta * x) * (1 + _stable_sigmoid(beta * x)),
@@ -201,7 +208,7 @@ def softplus_logaddexp(x, beta=1.0, threshold=20.0):
     return np.where(z > threshold, x, np.logaddexp(0, z) / beta)
 
 
-@pytest.mark.parametrize("answer", [answers.softplus, softplus_torch, softplus_logaddexp])
+@pytest.mark.parametrize("answer", [answers.softplus, softplus_logaddexp])
 def test_softplus_accepts(answer):
     expect_pass(ch05.check_softplus, answer)
 
@@ -417,6 +424,70 @@ def test_library_function_handed_over_is_rejected(checker, handed_over, call):
     expect_fail(checker, handed_over, values=False, mentions=(call, "passed as it is", "write it yourself"))
 
 
+# -- Issue 17: wrappers, inputs changed in place, the type returned ----------------------------------
+# Each was accepted before: a one-line wrapper around the course's reference code or PyTorch's
+# own version of the function to write (gelu_torch and softplus_torch above were listed as
+# right answers then), an answer that edits its input, a tensor where a NumPy array is asked.
+def _elu_wrapper(x, alpha=1.0):
+    return act.elu(x, alpha)
+
+
+@pytest.mark.parametrize("checker, wrapper, named", [
+    (ch05.check_leaky_relu, lambda x, negative_slope=0.01: act.leaky_relu(x, negative_slope),
+     "relucourse.activations.leaky_relu"),
+    (ch05.check_elu, _elu_wrapper, "relucourse.activations.elu"),
+    (ch05.check_gelu, lambda x, approximate="none": act.gelu(x, approximate), "relucourse.activations.gelu"),
+    (ch05.check_silu, lambda x: act.silu(x), "relucourse.activations.silu"),
+    (ch05.check_mish, lambda x: act.mish(x), "relucourse.activations.mish"),
+    (ch05.check_swish_grad, lambda x, beta: act.swish_grad(x, beta), "relucourse.activations.swish_grad"),
+    (ch05.check_softplus, lambda x, beta=1.0, threshold=20.0: act.softplus(x, beta, threshold),
+     "relucourse.activations.softplus"),
+    (ch05.check_leaky_relu,
+     lambda x, negative_slope=0.01: F.leaky_relu(torch.from_numpy(np.asarray(x)), negative_slope).numpy(),
+     "torch.nn.functional.leaky_relu"),
+    (ch05.check_elu, lambda x, alpha=1.0: F.elu(torch.from_numpy(np.asarray(x)), alpha).numpy(),
+     "torch.nn.functional.elu"),
+    (ch05.check_gelu, gelu_torch, "torch._C._nn.gelu"),
+    (ch05.check_silu, lambda x: F.silu(torch.from_numpy(np.asarray(x))).numpy(), "torch.nn.functional.silu"),
+    (ch05.check_mish, lambda x: F.mish(torch.from_numpy(np.asarray(x))).numpy(), "torch.nn.functional.mish"),
+    (ch05.check_mish, lambda x: nn.Mish()(torch.from_numpy(np.asarray(x))).numpy(),
+     "torch.nn.modules.activation.Mish"),
+    (ch05.check_softplus, softplus_torch, "torch._C._nn.softplus"),
+])
+def test_wrappers_of_the_course_or_pytorch_are_rejected(checker, wrapper, named):
+    expect_fail(checker, wrapper, values=False, mentions=(f"calls {named}", "Write the computation yourself"))
+
+
+def _leaky_relu_in_place(x, negative_slope=0.01):
+    x[x < 0] *= negative_slope                    # right values, but the caller's x is changed
+    return x
+
+
+def _elu_in_place(x, alpha=1.0):
+    np.multiply(alpha, np.expm1(np.minimum(x, 0)), out=x, where=x <= 0)
+    return x
+
+
+@pytest.mark.parametrize("checker, answer", [(ch05.check_leaky_relu, _leaky_relu_in_place),
+                                             (ch05.check_elu, _elu_in_place)])
+def test_answers_that_change_their_input_are_rejected(checker, answer):
+    expect_fail(checker, answer, mentions=("changed its input x in place", "x before the call"))
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (ch05.check_leaky_relu, lambda x, negative_slope=0.01: torch.from_numpy(answers.leaky_relu(x, negative_slope))),
+    (ch05.check_gelu, lambda x, approximate="none": torch.from_numpy(answers.gelu(x, approximate))),
+    (ch05.check_silu, lambda x: torch.from_numpy(np.asarray(answers.silu(x)))),
+])
+def test_a_tensor_is_not_a_numpy_array(checker, answer):
+    expect_fail(checker, answer, mentions=("should be a NumPy array (numpy.ndarray), but it is a torch.Tensor",))
+
+
+def test_matched_hidden_wants_a_python_int():
+    expect_fail(ch05.check_matched_hidden, lambda d, f: np.int64(2 * f // 3),
+                mentions=("should return an int (a Python int: a layer size), but it returned a numpy.int64",))
+
+
 def test_no_module_level_helper_returns_an_answer():
     """Issue 12: the checkers' reference helpers live inside the checkers, not at module level."""
     public_or_private = [name for name in vars(ch05) if callable(getattr(ch05, name))
@@ -510,3 +581,18 @@ def test_swiglu_rejects_other_gatings(answer):
 def test_swiglu_accepts_explicit_matrix_products():
     expect_pass(ch05.check_swiglu, _block_with(
         lambda s, x: (F.silu(x @ s.w_gate.weight.T) * (x @ s.w_value.weight.T)) @ s.w_out.weight.T))
+
+
+def _softplus_switch_at_equality(x, beta=1.0, threshold=20.0):
+    x = np.asarray(x)
+    z = beta * x
+    smooth = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    return np.where(z >= threshold, x, smooth).astype(x.dtype)      # >= instead of >
+
+
+def test_softplus_at_the_threshold_names_the_input_and_enough_digits():
+    """Issue 17: the message said "expected 20, got 20"."""
+    msg = expect_fail(ch05.check_softplus, _softplus_switch_at_equality,
+                      mentions=("beta * x equals the threshold exactly", "x = 20.0",
+                                "PyTorch returns 20.000000002, your function 20", "Use >, not >="))
+    assert "expected 20, got 20" not in msg

@@ -204,3 +204,33 @@ def test_no_answers_in_the_package():
     for answer in ("cause", "repaired_settings", "saturated_fraction", "first_over_last", "verdict",
                    "deep_model", "growth_per_layer"):
         assert answer not in names
+
+
+# -- Issue 17: 6.2's tolerance admits float32 arithmetic, and its hints fit the evidence -------------
+def _fraction_float32(output, lower, upper, tolerance):
+    t = torch.as_tensor(np.asarray(output.detach() if hasattr(output, "detach") else output))
+    margin = tolerance * (upper - lower)
+    return ((t <= lower + margin) | (t >= upper - margin)).float().mean().item()
+
+
+def _fraction_strict(output, lower, upper, tolerance):
+    t = torch.as_tensor(np.asarray(output.detach() if hasattr(output, "detach") else output))
+    margin = tolerance * (upper - lower)
+    return ((t < lower + margin) | (t > upper - margin)).double().mean().item()
+
+
+def _fraction_per_row(output, lower, upper, tolerance):
+    t = torch.as_tensor(np.asarray(output.detach() if hasattr(output, "detach") else output))
+    margin = tolerance * (upper - lower)
+    return ((t <= lower + margin) | (t >= upper - margin)).double().sum().item() / t.shape[0]
+
+
+def test_saturated_fraction_accepts_float32_arithmetic():
+    expect_pass(ch06.check_saturated_fraction, _fraction_float32)
+
+
+def test_saturated_fraction_hints_fit_the_evidence():
+    expect_fail(ch06.check_saturated_fraction, _fraction_strict,
+                mentions=("exactly as many as lie exactly at the margin", "<= and >="))
+    expect_fail(ch06.check_saturated_fraction, _fraction_per_row,
+                mentions=("is not a share of the", "every dimension together"))

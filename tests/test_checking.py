@@ -188,3 +188,207 @@ def test_a_warning_of_the_whole_array_names_no_element():
     msg = expect_fail(_warns_checker(x), lambda v: np.exp(v.sum()), values=False,
                       mentions=("emitted a RuntimeWarning",))
     assert "warns on its own" not in msg, msg
+
+
+# -- Issue 17: calls the answer makes, inputs changed in place, types, digits, Run All ----------------
+import functools
+import sys
+
+from relucourse import activations
+from relucourse.checking import COURSE_CODE, NO_TORCH, NotAnswered, format_pair, library_versions
+
+
+def _relu_checker(fn, **options):
+    with Check("demo", **options) as c:
+        x = np.array([1.0, -2.0, 0.5])
+        c.close(c.call(fn, x, call="relu(x)", inputs={"x": x}), np.maximum(x, 0), inputs={"x": x})
+
+
+def _relu_wrapper(x):
+    return activations.relu(x)
+
+
+class _Callable:
+    def __call__(self, x):
+        return activations.relu(x)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x: activations.relu(x),                               # a lambda
+    _relu_wrapper,                                               # a def
+    functools.partial(activations.relu),                         # a partial (no frame of its own)
+    _Callable(),                                                 # a callable object
+    lambda x: np.vectorize(lambda v: float(activations.relu(np.array(v))))(x),  # called by NumPy
+    activations.relu,                                            # handed over as it is
+])
+def test_a_call_into_the_course_code_is_named(answer):
+    expect_fail(_relu_checker, answer, values=False,
+                mentions=("relu(x) calls relucourse.activations.relu", "Write the computation yourself"))
+
+
+def test_a_forbidden_library_function_is_named_and_others_are_allowed():
+    import torch
+    import torch.nn.functional as F
+
+    no_torch = {**COURSE_CODE, **NO_TORCH}
+    expect_fail(functools.partial(_relu_checker, forbid=no_torch),
+                lambda x: torch.relu(torch.from_numpy(x)).numpy(), values=False,
+                mentions=("calls torch.from_numpy",))
+    only_relu = {**COURSE_CODE, **library_versions("relu", "ReLU")}
+    for wrapper, named in [(lambda x: torch.relu(torch.from_numpy(x)).numpy(), "torch.relu"),
+                           (lambda x: torch.from_numpy(x).relu().numpy(), "torch.Tensor.relu"),
+                           (lambda x: F.relu(torch.from_numpy(x)).numpy(), "torch.nn.functional.relu"),
+                           (lambda x: torch.nn.ReLU()(torch.from_numpy(x)).numpy(),
+                            "torch.nn.modules.activation.ReLU")]:
+        expect_fail(functools.partial(_relu_checker, forbid=only_relu), wrapper, values=False,
+                    mentions=(f"calls {named}",))
+    # Other PyTorch operations, NumPy and the allowed parts of the package are fine.
+    expect_pass(functools.partial(_relu_checker, forbid=only_relu),
+                lambda x: torch.clamp(torch.from_numpy(x), min=0).numpy())
+    expect_pass(_relu_checker, lambda x: np.maximum(x, 0))
+    expect_pass(functools.partial(_relu_checker, allow=("relucourse.activations.relu",)),
+                lambda x: activations.relu(x))
+    expect_pass(functools.partial(_relu_checker, forbid={}), lambda x: activations.relu(x))
+
+
+def test_the_checkers_own_calls_and_allowed_functions_inner_calls_do_not_count():
+    # relucourse.activations.sigmoid (allowed) calls _float_array (not allowed) inside itself;
+    # the checker calls the course code itself outside the answer.
+    def checker(fn):
+        with Check("demo", allow=("relucourse.activations.sigmoid",)) as c:
+            x = np.array([0.5, -1.0])
+            expected = activations.sigmoid_grad(x)                    # the checker's own call
+            c.close(c.call(fn, x, call="dsigmoid(x)"), expected, inputs={"x": x})
+    expect_pass(checker, lambda x: activations.sigmoid(x) * (1 - activations.sigmoid(x)))
+    expect_fail(checker, lambda x: activations.sigmoid_grad(x), values=False,
+                mentions=("calls relucourse.activations.sigmoid_grad",))
+    assert sys.getprofile() is None, "the watch is removed after the call"
+
+
+def test_a_changed_input_is_reported_unless_in_place_is_asked():
+    def in_place(x):
+        x[x < 0] = 0
+        return x
+    msg = expect_fail(_relu_checker, in_place, mentions=("relu(x) changed its input x in place",
+                                                         "x before the call"))
+    assert "Expected  x unchanged" in msg
+
+    def checker(fn):
+        with Check("demo") as c:
+            x = np.array([1.0, -2.0])
+            c.close(c.call(fn, x, call="relu(x)", in_place=True), np.array([1.0, 0.0]))
+    expect_pass(checker, in_place)
+
+
+def test_a_changed_tensor_is_reported():
+    import torch
+
+    def checker(fn):
+        with Check("demo") as c:
+            x = torch.tensor([1.0, -2.0])
+            c.close(c.call(fn, x, call="relu(x)"), np.array([1.0, 0.0]))
+    expect_fail(checker, lambda x: x.clamp_(min=0), mentions=("changed its input x in place",))
+    expect_pass(checker, lambda x: x.clamp(min=0))
+
+
+def test_kind_names_the_type_returned():
+    import torch
+
+    def checker(fn):
+        with Check("demo") as c:
+            c.kind(fn(), (np.ndarray, np.generic), asked="a NumPy array (numpy.ndarray)", what="the result")
+    expect_pass(checker, lambda: np.zeros(2))
+    expect_pass(checker, lambda: np.float64(1.0))
+    expect_fail(checker, lambda: torch.zeros(2), values=False,
+                mentions=("the result should be a NumPy array (numpy.ndarray), but it is a torch.Tensor",))
+    expect_fail(checker, lambda: [0.0], values=False, mentions=("but it is a list",))
+
+    def counts(fn):
+        with Check("demo") as c:
+            c.kind(fn(), int, asked="an int (a Python int)", what="count", returns=True)
+    expect_pass(counts, lambda: 3)
+    expect_fail(counts, lambda: np.int64(3), values=False,
+                mentions=("count should return an int (a Python int), but it returned a numpy.int64",))
+    expect_fail(counts, lambda: True, values=False, mentions=("returned a bool",))
+
+
+def test_numbers_that_differ_are_shown_with_enough_digits():
+    assert format_pair(20.0, 20.000000002061153) == ("20", "20.000000002")
+    shown = format_pair(0.1, 0.1 + 2 ** -55)
+    assert shown[0] != shown[1] and float(shown[0]) == 0.1 and float(shown[1]) == 0.1 + 2 ** -55
+
+    def checker(fn):
+        with Check("demo") as c:
+            x = np.array([1.0, 20.0])
+            c.close(c.call(fn, x), np.array([1.0, 20.000000002061153]), rtol=1e-12, inputs={"x": x})
+    expect_fail(checker, lambda x: x, mentions=("expected 20.000000002, got 20)",))
+
+
+def test_an_unsolved_stub_is_not_answered():
+    def stub(x):
+        raise NotImplementedError()
+    with pytest.raises(NotAnswered, match="not solved yet"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            _checker(stub)
+
+
+@pytest.mark.parametrize("environment", [{}, {"NBGRADER_EXECUTION": "autograde"},
+                                         {"NBGRADER_EXECUTION": "validate"}, {"RELUCOURSE_STRICT_CHECKS": "1"}])
+def test_in_a_students_kernel_a_check_reports_and_returns(monkeypatch, capsys, environment):
+    """Jupyter kernel without nbgrader: report and return; under nbgrader (or strict): raise."""
+    import IPython
+
+    class Kernel:                       # what get_ipython() is in a Jupyter kernel: it has a kernel
+        kernel = object()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    for name in ("NBGRADER_EXECUTION", "RELUCOURSE_STRICT_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    def stub(x):
+        raise NotImplementedError()
+    wrong = lambda x: 3 * x                                      # noqa: E731
+    if environment:
+        with pytest.raises(NotAnswered):
+            _checker(stub)
+        with pytest.raises(CheckFailed, match="values differ"):
+            _checker(wrong)
+        return
+    _checker(stub)
+    out = capsys.readouterr()
+    assert out.out.startswith("⏳ demo: not answered yet.") and out.err == ""
+    _checker(wrong)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith("❌ demo: not yet right.") and "values differ" in out.err
+    assert "Run All goes on" in out.err
+    _checker(lambda x: 2 * x)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def test_outside_a_kernel_a_check_raises():
+    from relucourse.checking import reports_instead_of_raising
+    assert not reports_instead_of_raising()          # pytest: no IPython kernel
+
+
+def test_not_answered_names_another_exercises_stub(monkeypatch, capsys):
+    """2.5b's relu_list may call 2.5a's relu_scalar: the report names the stub that raised."""
+    import IPython
+
+    def relu_scalar(x):
+        raise NotImplementedError()
+
+    def relu(x):
+        return relu_scalar(x)
+
+    with pytest.raises(NotAnswered, match="from relu_scalar, which is still a stub"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            _relu_checker(relu)
+
+    class Kernel:
+        kernel = object()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    for name in ("NBGRADER_EXECUTION", "RELUCOURSE_STRICT_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    _relu_checker(relu)
+    assert capsys.readouterr().out.startswith("⏳ demo: not answered yet (relu_scalar is still a stub).")

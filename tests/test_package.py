@@ -72,11 +72,20 @@ def test_digits_standardized_from_training_set():
 # No answers handed out: no name importable from the package passes an exercise's check.
 # ---------------------------------------------------------------------------------------------
 
-def _package_names() -> dict[str, object]:
+def _def_wrapper(fn):
+    def answer(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return answer
+
+
+def _package_names(wrapped: bool = False) -> dict[str, object]:
     """Every module-level callable and constant defined in a relucourse module, private ones included.
 
     Constants are also offered wrapped in a function (an answer may be asked for as
-    ``def predicted_ratio(): ...``).
+    ``def predicted_ratio(): ...``). With ``wrapped``, every callable is offered only
+    inside two wrappers of the student's own, ``lambda *a, **k: name(*a, **k)`` and a
+    ``def`` that does the same (issue 17: one-line wrappers passed where the name itself
+    failed).
     """
     names: dict[str, object] = {}
     for name in MODULES + ["relucourse"]:
@@ -88,8 +97,13 @@ def _package_names() -> dict[str, object]:
                 # Command-line entry points take argv and act on the repository (regenerate the
                 # exercises, copy notebooks); main([]) would do that for real. They return exit codes.
                 if getattr(obj, "__module__", None) == name and attr != "main":
-                    names[f"{name}.{attr}"] = obj
-            elif not attr.startswith("__"):
+                    if wrapped:
+                        names[f"lambda *a, **k: {name}.{attr}(*a, **k)"] = (
+                            lambda fn: lambda *args, **kwargs: fn(*args, **kwargs))(obj)
+                        names[f"def wrapping {name}.{attr}"] = _def_wrapper(obj)
+                    else:
+                        names[f"{name}.{attr}"] = obj
+            elif not attr.startswith("__") and not wrapped:
                 names[f"{name}.{attr}"] = obj
                 names[f"lambda: {name}.{attr}"] = (lambda value: lambda *args, **kwargs: value)(obj)
     return names
@@ -116,9 +130,14 @@ ALLOWED = {
 SECONDS_PER_NAME = 10.0  # generous, so that a busy machine does not turn a pass into a timeout
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["as it is", "wrapped"])
 @pytest.mark.parametrize("check", [c for _, c in CHECKS], ids=[n.split(".", 2)[2] for n, _ in CHECKS])
-def test_no_package_name_passes_a_check(check, monkeypatch, tmp_path):
-    """Graded use must not hand out answers: every name of the package, given as the answer, fails."""
+def test_no_package_name_passes_a_check(check, wrapped, monkeypatch, tmp_path):
+    """Graded use must not hand out answers: every name of the package, given as the answer, fails.
+
+    ``wrapped``: every callable of the package inside a lambda and inside a def of the
+    student's own, which the checks catch by watching the calls the answer makes.
+    """
     # A function that writes to a path it is given (say "") writes into a scratch folder.
     monkeypatch.chdir(tmp_path)
     import contextlib
@@ -135,7 +154,7 @@ def test_no_package_name_passes_a_check(check, monkeypatch, tmp_path):
     passed = []
     previous = signal.signal(signal.SIGALRM, too_slow)
     try:
-        for name, candidate in _package_names().items():
+        for name, candidate in _package_names(wrapped).items():
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # A name that runs long with the check's arguments (say, trains for 20,000 epochs)

@@ -2,8 +2,12 @@
 
 1. exercises are in sync with solutions (byte-identical on regeneration);
 2. generated exercises contain no outputs and no solution text, and keep every check cell;
-3. executed as a student would, every check cell of every exercise notebook fails on the stubs,
-   with the checker's own message (CheckFailed), not an unrelated error;
+3. executed as nbgrader grades it, every check cell of every exercise notebook fails on the
+   stubs, with the checker's own message (CheckFailed), not an unrelated error; executed as
+   "Run All" in a student's own Jupyter, every check reports "not answered yet" and the run
+   reaches the end; on a partly solved notebook, "Run All" runs every check whose answer is
+   written (right ones pass, wrong ones show their message), while nbgrader still fails each
+   unanswered or wrong check;
 4. check cells are rewritten canonically (the checker imported right before the call, and a
    hidden-tests region that reloads it for nbgrader's graded runs), idempotently, from a plain
    ``check_x(answer)`` cell;
@@ -74,10 +78,22 @@ def test_generated_exercise_is_a_student_notebook(path):
     assert n_checks >= 5
 
 
+def _outputs(cell, kind: str) -> str:
+    """The text a cell printed: kind "stdout" or "stderr"."""
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.output_type == "stream" and o.name == kind)
+
+
+def _errors(cell) -> list:
+    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
-def test_every_check_fails_on_the_unsolved_exercise(path):
+def test_every_check_fails_on_the_unsolved_exercise(path, monkeypatch):
+    """As nbgrader runs it (NBGRADER_EXECUTION in the kernel): every check cell fails."""
     ex_path = authoring.exercise_path(path)
     nb = nbformat.read(ex_path, as_version=4)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")      # the kernel inherits it
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(ex_path.parent)}}).execute()
     checks = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
@@ -85,7 +101,8 @@ def test_every_check_fails_on_the_unsolved_exercise(path):
     for cell in checks:
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert errors, f"this check passed on the unsolved notebook:\n{cell.source}"
-        assert errors[0].ename == "CheckFailed", (
+        # NotAnswered is the CheckFailed of a stub (relucourse.checking.NotAnswered).
+        assert errors[0].ename in ("CheckFailed", "NotAnswered"), (
             f"check failed with {errors[0].ename} instead of a checker message:\n{cell.source}\n{errors[0].evalue}")
         assert "not solved yet" in errors[0].evalue or "❌" in errors[0].evalue
     # The set-up cell and the statement cells run cleanly: only solution stubs and checks may fail.
@@ -96,6 +113,85 @@ def test_every_check_fails_on_the_unsolved_exercise(path):
         if errors:
             assert cell.metadata.get("nbgrader", {}).get("solution"), f"non-stub cell failed:\n{cell.source}"
             assert errors[0].ename == "NotImplementedError"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
+def test_run_all_on_the_unsolved_exercise_reaches_the_end(path, monkeypatch):
+    """In a student's own Jupyter (no nbgrader): Run All stops nowhere; each check says it is unanswered."""
+    ex_path = authoring.exercise_path(path)
+    nb = nbformat.read(ex_path, as_version=4)
+    for name in ("NBGRADER_EXECUTION", "RELUCOURSE_STRICT_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    # allow_errors=False: the first error would stop the run, as Run All does.
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(ex_path.parent)}}).execute()
+    checks = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    assert checks
+    for cell in checks:
+        assert not _errors(cell), cell.source
+        out = _outputs(cell, "stdout")
+        assert "✅" not in out, f"this check passed on the unsolved notebook:\n{cell.source}"
+        assert "⏳" in out and "not answered yet" in out, f"{cell.source}\n{out}\n{_outputs(cell, 'stderr')}"
+
+
+def _partly_solved_chapter_5() -> nbformat.NotebookNode:
+    """Exercises 5.1a and 5.3 (SiLU, Mish) answered right, 5.4 answered wrong, the rest unanswered."""
+    from test_nbgrader import _grade_id, solved
+
+    sol = nbformat.read(ROOT / "solutions" / "05_variants.ipynb", as_version=4)
+    answers = {_grade_id(c): c.source for c in sol.cells if _grade_id(c)}
+    nb = nbformat.read(ROOT / "exercises" / "05_variants.ipynb", as_version=4)
+    written = {}
+    for cell in nb.cells:
+        source = answers.get(_grade_id(cell), "")
+        if source.startswith(("def leaky_relu", "def silu", "def mish")):
+            cell.source = solved(source)
+            written[source.split("(")[0][4:]] = "right"
+        elif source.startswith("def swish_grad"):
+            cell.source = "def swish_grad(x, beta):\n    return 1 / (1 + np.exp(-beta * x))\n"
+            written["swish_grad"] = "wrong"
+    assert written == {"leaky_relu": "right", "silu": "right", "mish": "right", "swish_grad": "wrong"}
+    return nb
+
+
+def _check_cell(nb, name: str):
+    return next(c for c in nb.cells if c.cell_type == "code" and f"\n{name}(" in "\n" + c.source
+                and c.metadata.get("nbgrader", {}).get("grade"))
+
+
+@pytest.mark.parametrize("graded", [False, True], ids=["student's Run All", "nbgrader"])
+def test_a_partly_solved_notebook(graded, monkeypatch):
+    """Issue 17: a student who solved 5.1a and 5.3 but not 5.2 sees 5.3's check run.
+
+    Run All in the student's own Jupyter reaches every check: written answers are checked
+    (right ones pass, the wrong one shows its ❌ message on stderr), unanswered ones say so.
+    Under nbgrader the same notebook fails every unanswered or wrong check cell (score 0).
+    """
+    nb = _partly_solved_chapter_5()
+    for name in ("NBGRADER_EXECUTION", "RELUCOURSE_STRICT_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    if graded:
+        monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=graded,
+                   resources={"metadata": {"path": str(ROOT / "exercises")}}).execute()
+    for name in ("check_leaky_relu", "check_silu", "check_mish"):
+        cell = _check_cell(nb, name)
+        assert not _errors(cell) and "✅" in _outputs(cell, "stdout"), name
+    unanswered = ["check_elu", "check_gelu", "check_softplus", "check_selu_simulation",
+                  "check_matched_hidden", "check_swiglu"]
+    wrong = _check_cell(nb, "check_swish_grad")
+    if graded:
+        for name in unanswered:
+            errors = _errors(_check_cell(nb, name))
+            assert errors and errors[0].ename == "NotAnswered" and "not solved yet" in errors[0].evalue, name
+        errors = _errors(wrong)
+        assert errors and errors[0].ename == "CheckFailed" and "❌ Exercise 5.4" in errors[0].evalue
+    else:
+        assert not any(_errors(c) for c in nb.cells)
+        for name in unanswered:
+            assert "⏳" in _outputs(_check_cell(nb, name), "stdout"), name
+        assert _outputs(wrong, "stderr").startswith("❌ Exercise 5.4")
+        assert "Run All goes on" in _outputs(wrong, "stderr") and "✅" not in _outputs(wrong, "stdout")
 
 
 def test_nbgrader_itself_generates_the_same_student_notebooks(tmp_path):
@@ -153,8 +249,10 @@ def _defeat(source: str, check_names: list[str], module: str) -> str:
         f"{module}.{name} = {fake}\n" for name in check_names)
 
 
-def test_a_redefined_checker_does_not_pass_and_hidden_tests_undo_a_patched_one():
+def test_a_redefined_checker_does_not_pass_and_hidden_tests_undo_a_patched_one(monkeypatch):
     """Redefining check_x in an answer cell fails the visible check; patching the module fails the hidden one."""
+    # As nbgrader runs it: a failed check raises (in a student's own kernel it only reports).
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     nb = nbformat.v4.new_notebook()
     module = "relucourse.exercises.ch01"
     canonical = authoring.canonical_check("check_collapse(collapse)", "01")

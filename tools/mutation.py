@@ -498,9 +498,11 @@ class Kernel:
     def __init__(self, cwd: Path):
         from jupyter_client.manager import KernelManager
 
+        # RELUCOURSE_STRICT_CHECKS: a failed check raises, as under nbgrader (in a student's
+        # own kernel it only reports, so that Run All goes on).
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", PYDEVD_DISABLE_FILE_VALIDATION="1",
-                   MPLBACKEND="Agg")
+                   MPLBACKEND="Agg", RELUCOURSE_STRICT_CHECKS="1")
         # IPC sockets in a private directory: no open TCP port, no warning about one
         # (Windows has no IPC transport: TCP there).
         self._sockets = tempfile.TemporaryDirectory(prefix="mutation-kernel-")

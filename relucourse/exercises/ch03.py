@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checking import Check, Text
+from ..checking import COURSE_CODE, NO_TORCH, Check, Text
+
+NUMPY_ARRAY = (np.ndarray, np.generic)   # an ndarray, or NumPy's scalar for a 0-d input
 
 __all__ = ["check_relu_backward", "check_sigmoid_derivative", "check_tanh_derivative", "check_mlp_backward",
            "check_he_std", "check_layer_gain", "check_predict_scale", "check_measure_scale",
@@ -60,13 +62,19 @@ def _derivative_inputs():
 
 
 def _check_derivative(name: str, student, fn_name: str, call: str, hint: str) -> None:
-    with Check(name) as c:
+    # The statement allows the course's sigmoid and tanh (and np.tanh), not their *_grad
+    # functions, and not torch.
+    with Check(name, forbid={**COURSE_CODE, **NO_TORCH},
+               allow=("relucourse.activations.sigmoid", "relucourse.activations.tanh")) as c:
         c.own_code(student, call=call,
                    hint=f"Write {call} yourself with `def`, from the formula you derived; the library's "
                         f"own derivative (relucourse.activations.{fn_name}_grad, torch) does not count.")
         for label, x in _derivative_inputs():
             inputs = {f"x ({label})": x}
             out = c.call(student, x.copy(), call=call, inputs=inputs)
+            c.kind(out, NUMPY_ARRAY, asked="a NumPy array (numpy.ndarray)", what="your derivative",
+                   inputs=inputs, hint="Compute with NumPy on the array you are given and return "
+                                       "a NumPy array, not a torch tensor or a list.")
             c.close(out, _autograd_derivative(fn_name, x), inputs=inputs, rtol=1e-7, atol=1e-12,
                     what="your derivative (compared with PyTorch autograd)", hint=hint)
 
@@ -199,8 +207,20 @@ def _first_layer_hint(q: np.ndarray, gain: float) -> str:
     if abs(q[0] / (2 * gain) - 1) < 0.15:
         return ("Your first value is about twice the gain: that is the mean square *before* the ReLU. "
                 "Measure h**2 after applying the ReLU.")
-    return ("Measure the mean of h**2 after the ReLU, over all units and inputs: the second moment, not the "
-            "variance (h.var() subtracts the mean). Weights ~ N(0, std**2), inputs standard normal.")
+    ratio = q[0] / gain
+    if abs(ratio - (1 - 1 / np.pi)) < 0.1:
+        # relu(z) for z ~ N(0, 2 gain) has mean square gain and variance gain (1 - 1/pi).
+        return ("Your first value is about (1 - 1/pi) times the gain: the variance of the ReLU's "
+                "output, not its mean square. h.var() subtracts the mean; use (h**2).mean().")
+    if ratio > 1.15:
+        return ("Your first value is larger than a layer with independent random weights gives. "
+                "Are the weights drawn independently of the inputs? A generator created again with "
+                "the same seed (np.random.default_rng(seed) inside the loop, or once for the inputs "
+                "and again for the weights) repeats the same random numbers, so W matches h. Create "
+                "one generator before the loop and draw the inputs and every layer's weights from it.")
+    return ("Your first value is smaller than the gain. Draw the weights with standard deviation "
+            "weight_std (np.random.default_rng(seed).normal(0, weight_std, ...), not weight_std**2), "
+            "take standard normal inputs, and measure after the ReLU.")
 
 
 def check_measure_scale(measure_scale) -> None:
@@ -293,11 +313,19 @@ def check_vanishing_depth(vanishing_depth) -> None:
         return out
 
     norms = np.array(_FIRST_LAYER_NORMS)
-    with Check("Exercise 3.6 (the depth where gradients vanish)") as c:
+    with Check("Exercise 3.6 (the depth where gradients vanish)",
+               allow=("relucourse.training", "relucourse.data", "relucourse.gradients")) as c:
         for threshold, expected, hint in cases(norms):
             inputs = {"threshold": threshold}
             got = c.call(vanishing_depth, threshold, call=f"vanishing_depth({threshold:.6g})", inputs=inputs)
-            c.require(isinstance(got, (int, np.integer)) and not isinstance(got, bool),
-                      f"vanishing_depth should return an int, but returned {type(got).__name__}.",
-                      inputs=inputs, expected=Text("an int"), returned=got)
+            if got is None:
+                c.fail(f"vanishing_depth({threshold:.6g}) returned None.", inputs=inputs,
+                       expected=expected, returned=None,
+                       hint="No depth from 1 to 20 reached the threshold, so the loop ended "
+                            "without a `return`. The norm that vanishes is the *first* layer's "
+                            "(the Linear next to the input: model[0].weight.grad); the last "
+                            "layer's gradient stays large at every depth.")
+            c.kind(got, int, asked="an int (a Python int)", what="vanishing_depth", returns=True,
+                   inputs=inputs, hint="A depth taken from NumPy (np.argmax, an array's item) "
+                                       "is a NumPy integer; return int(...) of it.")
             c.equal(int(got), expected, inputs=inputs, what="the depth", hint=hint)

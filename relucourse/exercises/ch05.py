@@ -19,7 +19,21 @@ import math
 import numpy as np
 
 from .. import activations as act
-from ..checking import Check, Text
+from ..checking import COURSE_CODE, Check, Text, format_float, format_pair, library_versions
+
+#: Exercises 5.1 to 5.5 ask to write a function that the course and PyTorch already have:
+#: the answer may call neither the course's reference code nor PyTorch's version of that
+#: function (other PyTorch operations, such as torch.erf or autograd, are allowed).
+_FORBID = {name: {**COURSE_CODE, **library_versions(name, module_class),
+                  **library_versions(name + "_", module_class)}
+           for name, module_class in [("leaky_relu", "LeakyReLU"), ("elu", "ELU"), ("gelu", "GELU"),
+                                      ("silu", "SiLU"), ("mish", "Mish"), ("softplus", "Softplus")]}
+
+#: What "a NumPy array" admits: an ndarray, or the NumPy scalar that NumPy's own functions
+#: return for a 0-d input.
+NUMPY_ARRAY = (np.ndarray, np.generic)
+_TYPE_HINT = ("Compute with NumPy on the array you are given and return a NumPy array; a torch "
+              "tensor (or a list) is not what the exercise asks for.")
 
 __all__ = ["check_leaky_relu", "check_elu", "check_gelu", "check_silu", "check_mish", "check_swish_grad",
            "check_softplus", "check_selu_simulation", "check_matched_hidden", "check_swiglu"]
@@ -52,6 +66,8 @@ def _compare_elementwise(c: Check, student, reference, *, kwargs_list, call: str
         for label, x in _inputs(edges, first):
             inputs = {f"x ({label})": x, **kwargs}
             out = c.call(student, x.copy(), **kwargs, call=f"{call}(x{args_text})", inputs=inputs)
+            c.kind(out, NUMPY_ARRAY, asked="a NumPy array (numpy.ndarray)", what="the result",
+                   inputs=inputs, hint=_TYPE_HINT)
             expected = reference(x.astype(np.float64), **kwargs).astype(x.dtype)
             r, a = (rtol32, atol32) if x.dtype == np.float32 else (rtol64, atol64)
             c.close(out, expected, inputs=inputs, rtol=r, atol=a, check_dtype=check_dtype,
@@ -81,7 +97,7 @@ def _leaky_hint(slope) -> str:
 
 def check_leaky_relu(leaky_relu) -> None:
     """``leaky_relu(x, negative_slope=0.01)``: PyTorch's default slope, any real slope, dtype kept."""
-    with Check("Exercise 5.1a (LeakyReLU)") as c:
+    with Check("Exercise 5.1a (LeakyReLU)", forbid=_FORBID["leaky_relu"]) as c:
         c.own_code(leaky_relu, call="leaky_relu(x)")
         for slope in _LEAKY_SLOPES:
             kwargs = {} if slope is None else {"negative_slope": slope}
@@ -93,7 +109,7 @@ def check_leaky_relu(leaky_relu) -> None:
 
 def check_elu(elu) -> None:
     """``elu(x, alpha=1.0)``: alpha honoured, no overflow warning for large x, dtype kept."""
-    with Check("Exercise 5.1b (ELU)") as c:
+    with Check("Exercise 5.1b (ELU)", forbid=_FORBID["elu"]) as c:
         c.own_code(elu, call="elu(x)")
         _compare_elementwise(
             c, elu, act.elu, kwargs_list=[{}, {"alpha": 2.0}, {"alpha": 0.5}, {"alpha": 0.0}],
@@ -107,7 +123,7 @@ def check_elu(elu) -> None:
 def check_gelu(gelu) -> None:
     """``gelu(x, approximate="none")``: the exact form by default, the tanh form on request."""
     edges = [e for e in _EDGES if abs(e) <= 100]
-    with Check("Exercise 5.2 (GELU, exact and tanh forms)") as c:
+    with Check("Exercise 5.2 (GELU, exact and tanh forms)", forbid=_FORBID["gelu"]) as c:
         c.own_code(gelu, call="gelu(x)")
         for approximate, kwargs in [("none", {}), ("none", {"approximate": "none"}),
                                     ("tanh", {"approximate": "tanh"})]:
@@ -125,7 +141,7 @@ def check_gelu(gelu) -> None:
 # +-500 before exp. The wrong answers differ by 0.01 or more somewhere.
 def check_silu(silu) -> None:
     """``silu(x)`` = x sigmoid(x), without overflow warnings for |x| up to 1e4, dtype kept."""
-    with Check("Exercise 5.3a (SiLU)") as c:
+    with Check("Exercise 5.3a (SiLU)", forbid=_FORBID["silu"]) as c:
         c.own_code(silu, call="silu(x)")
         _compare_elementwise(
             c, silu, lambda x: act.silu(x), kwargs_list=[{}], call="silu", rtol64=1e-10, atol64=1e-13,
@@ -136,7 +152,7 @@ def check_silu(silu) -> None:
 
 def check_mish(mish) -> None:
     """``mish(x)`` = x tanh(softplus(x)), without overflow warnings, dtype kept."""
-    with Check("Exercise 5.3b (Mish)") as c:
+    with Check("Exercise 5.3b (Mish)", forbid=_FORBID["mish"]) as c:
         c.own_code(mish, call="mish(x)")
         _compare_elementwise(
             c, mish, lambda x: act.mish(x), kwargs_list=[{}], call="mish", rtol64=1e-10, atol64=1e-13,
@@ -151,7 +167,7 @@ def check_swish_grad(swish_grad) -> None:
     import torch
 
     x = np.concatenate([np.linspace(-8, 8, 33), [0.0, -30.0, 30.0, 1e-6, -1e-6]])
-    with Check("Exercise 5.4 (the derivative of Swish)") as c:
+    with Check("Exercise 5.4 (the derivative of Swish)", forbid=COURSE_CODE) as c:
         c.own_code(swish_grad, call="swish_grad(x, beta)",
                    hint="Derive the formula by hand and write it out; the check compares it with autograd.")
         for beta in (1.0, 0.0, 0.5, 1.702, 10.0):
@@ -160,6 +176,8 @@ def check_swish_grad(swish_grad) -> None:
             expected = xt.grad.numpy()
             inputs = {"x": x, "beta": beta}
             out = c.call(swish_grad, x.copy(), beta, call=f"swish_grad(x, beta={beta})", inputs=inputs)
+            c.kind(out, NUMPY_ARRAY, asked="a NumPy array (numpy.ndarray)", what="your derivative",
+                   inputs=inputs, hint=_TYPE_HINT)
             c.close(out, expected, inputs=inputs, rtol=1e-7, atol=1e-10, what="your derivative",
                     hint="Product rule and chain rule: d/dx [x s(beta x)] = s(beta x) + x * beta * s'(beta x), "
                          "with s' = s (1 - s). Check beta = 0 (the derivative of x/2) and large beta (close to "
@@ -176,7 +194,7 @@ def check_softplus(softplus) -> None:
         return F.softplus(torch.from_numpy(x), beta=beta, threshold=threshold).numpy()
 
     edges = _EDGES + [5.0, 5.5, 6.0, 2.9, 3.1, 12.0, -12.0]
-    with Check("Exercise 5.5 (Softplus with beta and threshold)") as c:
+    with Check("Exercise 5.5 (Softplus with beta and threshold)", forbid=_FORBID["softplus"]) as c:
         c.own_code(softplus, call="softplus(x)")
         for kwargs in [{}, {"beta": 2.0}, {"beta": 1.0, "threshold": 5.0}, {"beta": 2.0, "threshold": 5.0},
                        {"beta": 0.5, "threshold": 3.0}]:
@@ -184,8 +202,32 @@ def check_softplus(softplus) -> None:
             for label, x in _inputs(edges):
                 inputs = {f"x ({label})": x, **kwargs}
                 out = c.call(softplus, x.copy(), **kwargs, call=f"softplus(x{args_text})", inputs=inputs)
+                c.kind(out, NUMPY_ARRAY, asked="a NumPy array (numpy.ndarray)", what="the result",
+                       inputs=inputs, hint=_TYPE_HINT)
                 expected = expected_softplus(x, **kwargs)
                 r, a = (2e-6, 1e-35) if x.dtype == np.float32 else (1e-10, 1e-300)
+                # Where beta * x equals the threshold exactly, PyTorch still takes the smooth
+                # formula: a switch written with >= differs there, and only there (by about
+                # e^-threshold / beta, which the digits alone hardly show).
+                beta, threshold = kwargs.get("beta", 1.0), kwargs.get("threshold", 20.0)
+                z = np.asarray(beta * x.astype(np.float64))
+                at = z == threshold
+                got = np.asarray(out) if isinstance(out, (np.ndarray, np.generic)) else None
+                if at.any() and got is not None and got.shape == x.shape and got.dtype == x.dtype:
+                    g, e = got.astype(np.float64), expected.astype(np.float64)
+                    with np.errstate(invalid="ignore"):
+                        ok = np.isclose(g, e, rtol=r, atol=a) | (g == e)
+                    if not ok[at].all() and ok[~at].all():
+                        where = tuple(int(i) for i in np.argwhere(at & ~ok)[0])
+                        shown_e, shown_g = format_pair(e[where], g[where])
+                        c.fail(f"the result differs only where beta * x equals the threshold exactly "
+                               f"(first at index {where}: x = {format_float(x[where])}, beta * x = "
+                               f"{format_float(z[where])}); there PyTorch returns {shown_e}, "
+                               f"your function {shown_g}.",
+                               inputs=inputs, expected=expected, returned=out,
+                               hint="PyTorch switches to x only where beta * x > threshold (strictly "
+                                    "greater); at equality it still computes log(1 + e^(beta x)) / beta. "
+                                    "Use >, not >=.")
                 c.close(out, expected, inputs=inputs, rtol=r, atol=a, check_dtype=True, what="the result",
                         hint="log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold (compare "
                              "beta * x, not x). Compute the smooth part as max(z, 0) + log1p(exp(-|z|)) with "
@@ -215,7 +257,9 @@ def check_selu_simulation(simulate) -> None:
              ("mean 0, variance 4", 2.0 * rng.standard_normal((200, 256))),
              ("mean 0, variance 0.1", math.sqrt(0.1) * rng.standard_normal((200, 256)))]
     depth = 25
-    with Check("Exercise 5.6 (SELU's fixed point by simulation)") as c:
+    # The statement allows torch.selu and the course's SELU constants; the course's selu is
+    # the same function, so it is allowed too.
+    with Check("Exercise 5.6 (SELU's fixed point by simulation)", allow=("relucourse.activations",)) as c:
         for label, x in cases:
             inputs = {"x": Text(f"{x.shape[0]} samples x {x.shape[1]} features, {label}"), "depth": depth}
             out = c.call(simulate, x.copy(), depth, 0, call=f"simulate(x, depth={depth}, seed=0)", inputs=inputs)
@@ -249,10 +293,9 @@ def check_matched_hidden(matched_hidden) -> None:
         for d_model, d_ff in cases:
             inputs = {"d_model": d_model, "d_ff": d_ff}
             got = c.call(matched_hidden, d_model, d_ff, call=f"matched_hidden({d_model}, {d_ff})", inputs=inputs)
-            c.require(isinstance(got, (int, np.integer)) and not isinstance(got, (bool, np.bool_)),
-                      f"matched_hidden should return an int (a layer size), not {type(got).__name__}.",
-                      inputs=inputs, expected=Text("an int"), returned=got,
-                      hint="Use integer division (//) or int(...).")
+            c.kind(got, int, asked="an int (a Python int: a layer size)", what="matched_hidden",
+                   returns=True, inputs=inputs, hint="Use integer division (//) on Python ints, or int(...) of a "
+                                       "NumPy result: nn.Linear wants a Python int.")
             c.equal(int(got), (2 * d_ff) // 3, inputs=inputs, what="the hidden size",
                     hint="The standard block has 2 * d_model * d_ff weights, the SwiGLU block "
                          "3 * d_model * h. Take the largest h that stays within the budget (round down).")
