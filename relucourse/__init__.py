@@ -8,8 +8,10 @@ Modules
 -------
 activations  NumPy reference implementations of activations and their derivatives
 gradients    gradient statistics through depth (second moments, per-layer norms)
+inspection   the inspection core both tools are views of: every activation, however written
 diagnostics  dead units in any PyTorch model: ``dead_units``, ``DeadUnitRecorder``
 health       the one-call activation and gradient health report: ``health_report``
+health_zoo   the report's calibration zoo (needs ``relucourse[zoo]``: transformers)
 training     small MLPs and a seeded training loop for CPU-sized experiments
 experiments  the chapters' multi-seed runs on scikit-learn's digits
 data         seeded datasets: generated 2-D sets and scikit-learn's bundled digits
