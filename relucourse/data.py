@@ -15,6 +15,7 @@ Every function takes a ``seed`` and returns the same arrays for the same seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,6 +71,12 @@ class Split:
     def n_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 
+    def tensors(self):
+        """``(X_train, y_train, X_test, y_test)`` as PyTorch tensors (sharing memory with the arrays)."""
+        import torch
+
+        return tuple(torch.as_tensor(a) for a in (self.X_train, self.y_train, self.X_test, self.y_test))
+
 
 def digits(*, seed: int = 0, test_fraction: float = 0.25, standardize: bool = True) -> Split:
     """scikit-learn's bundled 8x8 digits, split into train and test sets with a fixed seed.
@@ -79,10 +86,19 @@ def digits(*, seed: int = 0, test_fraction: float = 0.25, standardize: bool = Tr
     training set are only shifted), so the features have mean 0 and variance 1.
     Without it the raw pixel intensities 0..16 are returned.
 
+    The split is computed once per setting and cached; every call returns its
+    own copy of the arrays, so changing them in place changes nothing else.
+
     >>> d = digits()
     >>> d.X_train.shape, d.X_test.shape, d.n_classes
     ((1348, 64), (449, 64), 10)
     """
+    cached = _digits(seed, test_fraction, standardize)
+    return Split(*(a.copy() for a in (cached.X_train, cached.y_train, cached.X_test, cached.y_test)))
+
+
+@lru_cache(maxsize=None)
+def _digits(seed: int, test_fraction: float, standardize: bool) -> Split:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
