@@ -145,7 +145,8 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
                      optimizer: str = "sgd", batch_size: int = 64, seed: int = 0,
                      momentum: float = 0.0, weight_decay: float = 0.0,
                      decay_biases: bool = True, X_test=None, y_test=None,
-                     on_epoch: Callable[[int, nn.Module], None] | None = None) -> dict:
+                     on_epoch: Callable[[int, nn.Module], None] | None = None,
+                     train_acc: bool = False) -> dict:
     """Train ``model`` with cross-entropy on (X, y), mini-batch by mini-batch; return the history.
 
     The loop is the one the chapters write out: shuffle, then for each batch
@@ -162,10 +163,11 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
         X_test, y_test: test data, evaluated after every epoch.
         on_epoch: ``on_epoch(epoch, model)`` after every epoch (counting from 1), for example
             a :class:`relucourse.diagnostics.DeadUnitRecorder`.
+        train_acc: also record the accuracy on the training data (one more pass per epoch).
 
     Returns:
         A dict of lists, one entry per epoch: ``loss`` (mean training loss over the epoch),
-        ``train_acc`` and, with test data, ``test_acc`` and ``test_loss``.
+        with ``train_acc=True`` ``train_acc``, and with test data ``test_acc`` and ``test_loss``.
 
     Raises:
         ValueError: for an unknown ``optimizer``.
@@ -184,7 +186,9 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
     loss_fn = nn.CrossEntropyLoss()
-    history: dict[str, list[float]] = {"loss": [], "train_acc": []}
+    history: dict[str, list[float]] = {"loss": []}
+    if train_acc:
+        history["train_acc"] = []
     if X_test is not None:
         history["test_acc"], history["test_loss"] = [], []
     n = len(yt)
@@ -200,7 +204,8 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
             opt.step()
             total += loss.item() * len(idx)
         history["loss"].append(total / n)
-        history["train_acc"].append(accuracy(model, Xt, yt))
+        if train_acc:
+            history["train_acc"].append(accuracy(model, Xt, yt))
         if X_test is not None:
             test_acc, test_loss = evaluate(model, X_test, y_test)
             history["test_acc"].append(test_acc)

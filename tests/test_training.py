@@ -77,7 +77,9 @@ def test_train_classifier_is_the_written_out_loop():
     assert ours["loss"] == theirs["train_loss"]
     assert ours["test_acc"] == theirs["acc"]
     assert ours["test_loss"] == theirs["loss"]
-    assert set(ours) == {"loss", "train_acc", "test_acc", "test_loss"}
+    assert set(ours) == {"loss", "test_acc", "test_loss"}
+    more = train_classifier(mlp([64, 16, 10], seed=3), X, y, epochs=1, seed=4, train_acc=True)
+    assert set(more) == {"loss", "train_acc"} and 0 < more["train_acc"][0] <= 1
 
 
 def test_torch_threads_restores_the_count():
