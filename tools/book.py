@@ -81,7 +81,8 @@ def static_changed(html: Path) -> bool:
 
 #: The pages with code, which the build executes (exercises/ are excluded in _config.yml).
 EXECUTED = ("chapters/*.md", "solutions/*.ipynb")
-MD_READER = {"type": "plugin", "name": "myst_nb_md"}     # how myst-nb reads a MyST notebook
+#: How myst-nb reads each kind of page (jupyter-cache's reader plugins).
+READERS = {".md": {"type": "plugin", "name": "myst_nb_md"}, ".ipynb": {"type": "plugin", "name": "nbformat"}}
 
 
 def _read(path: Path):
@@ -100,8 +101,11 @@ def _execute(path: Path):
     from jupyter_cache.executors.utils import single_nb_execution
 
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["execute"]
-    result = single_nb_execution(_read(path), cwd=str(path.parent), timeout=cfg["timeout"],
-                                 allow_errors=False, meta_override=True)
+    try:
+        result = single_nb_execution(_read(path), cwd=str(path.parent), timeout=cfg["timeout"],
+                                     allow_errors=False, meta_override=True)
+    except Exception:  # noqa: BLE001 - a kernel that would not start: the build reports it
+        return path, None, 0.0
     return path, (None if result.err else result.nb), result.time
 
 
@@ -134,8 +138,7 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
         for path, nb, seconds in pool.map(_execute, todo):
             print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s{'' if nb else ' FAILED'}", flush=True)
             if nb is not None:
-                uri = cache.add_nb_to_project(str(path), read_data=MD_READER if path.suffix == ".md"
-                                              else None).uri
+                uri = cache.add_nb_to_project(str(path), read_data=READERS[path.suffix]).uri
                 cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
                                             check_validity=False, overwrite=True)
 
