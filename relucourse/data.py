@@ -98,12 +98,33 @@ def digits(*, seed: int = 0, test_fraction: float = 0.25, standardize: bool = Tr
 
 
 @lru_cache(maxsize=None)
-def _digits(seed: int, test_fraction: float, standardize: bool) -> Split:
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 digits as float64 pixels (1797, 64) and int64 labels, read once.
+
+    The file is the one ``sklearn.datasets.load_digits`` reads, found without
+    importing scikit-learn (which takes a second or more of every page that
+    uses the digits); ``load_digits`` itself if the file is not where it was.
+    """
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                table = np.loadtxt(fh, delimiter=",")
+            return table[:, :-1], table[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    X = bunch.data.astype(np.float64)
-    y = bunch.target.astype(np.int64)
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+
+
+@lru_cache(maxsize=None)
+def _digits(seed: int, test_fraction: float, standardize: bool) -> Split:
+    X, y = _digits_arrays()
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = int(round(test_fraction * len(y)))
     test, train = order[:n_test], order[n_test:]

@@ -102,6 +102,17 @@ def test_digits_is_cached_but_returns_copies():
     assert np.shares_memory(X.numpy(), second.X_train)
 
 
+def test_digits_are_scikit_learns():
+    from sklearn.datasets import load_digits
+
+    from relucourse.data import _digits_arrays
+
+    X, y = _digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(X, bunch.data) and np.array_equal(y, bunch.target)
+    assert X.dtype == np.float64 and y.dtype == np.int64
+
+
 def settings_check(settings):
     with Check("settings") as c:
         return validate_settings(c, settings, what="fix()", allowed=("lr", "bias", "init"),
