@@ -85,6 +85,11 @@ EXECUTED = ("chapters/*.md", "solutions/*.ipynb")
 READERS = {".md": {"type": "plugin", "name": "myst_nb_md"}, ".ipynb": {"type": "plugin", "name": "nbformat"}}
 
 
+def _execute_config() -> dict:
+    """The ``execute:`` section of _config.yml."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["execute"]
+
+
 def _read(path: Path):
     """The notebook of a page, read as myst-nb reads it (so that the cache's hashes match)."""
     import nbformat
@@ -100,9 +105,8 @@ def _execute(path: Path):
     """Run one page in its own folder as the build does: (path, executed notebook or None, seconds)."""
     from jupyter_cache.executors.utils import single_nb_execution
 
-    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["execute"]
     try:
-        result = single_nb_execution(_read(path), cwd=str(path.parent), timeout=cfg["timeout"],
+        result = single_nb_execution(_read(path), cwd=str(path.parent), timeout=_execute_config()["timeout"],
                                      allow_errors=False, meta_override=True)
     except Exception:  # noqa: BLE001 - a kernel that would not start: the build reports it
         return path, None, 0.0
@@ -123,6 +127,8 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
+    if _execute_config()["execute_notebooks"] != "cache":
+        return                                          # only the cache mode reads what this writes
     cache = get_cache(str(cache_path))
     todo = []
     for pattern in EXECUTED[:1] if student else EXECUTED:
