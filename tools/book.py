@@ -81,6 +81,9 @@ def static_changed(html: Path) -> bool:
 
 #: The pages with code, which the build executes (exercises/ are excluded in _config.yml).
 EXECUTED = ("chapters/*.md", "solutions/*.ipynb")
+#: Pages whose asserts compare timings: executed with the machine to themselves, so that
+#: another page's work does not disturb what they measure.
+ALONE = ("chapters/02_relu_function.md",)
 #: How myst-nb reads each kind of page (jupyter-cache's reader plugins).
 READERS = {".md": {"type": "plugin", "name": "myst_nb_md"}, ".ipynb": {"type": "plugin", "name": "nbformat"}}
 
@@ -120,7 +123,8 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
     which leaves all cores but one idle. Pages found in the cache are not run
     again by the build, and the execution-statistics page shows the time each
     page took here. A page that fails is not cached: the build runs it again
-    and reports the error as usual. The student edition has no solutions.
+    and reports the error as usual. Pages in :data:`ALONE` run first, one at a
+    time. The student edition has no solutions.
     """
     from concurrent.futures import ProcessPoolExecutor
 
@@ -139,14 +143,21 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
                 todo.append(path)
     if not todo:
         return
-    print(f"executing {len(todo)} pages, {workers} at a time", flush=True)
+    alone = [path for path in todo if str(path.relative_to(ROOT)) in ALONE]
+    print(f"executing {len(todo)} pages, {workers} at a time ({len(alone)} alone)", flush=True)
+
+    def store(path: Path, nb, seconds: float) -> None:
+        print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s{'' if nb else ' FAILED'}", flush=True)
+        if nb is not None:
+            uri = cache.add_nb_to_project(str(path), read_data=READERS[path.suffix]).uri
+            cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for path, nb, seconds in pool.map(_execute, todo):
-            print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s{'' if nb else ' FAILED'}", flush=True)
-            if nb is not None:
-                uri = cache.add_nb_to_project(str(path), read_data=READERS[path.suffix]).uri
-                cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
-                                            check_validity=False, overwrite=True)
+        for path in alone:
+            store(*pool.submit(_execute, path).result())
+        for result in pool.map(_execute, [path for path in todo if path not in alone]):
+            store(*result)
 
 
 def build(student: bool = False, rebuild_all: bool = False, output: Path | None = None) -> int:
