@@ -12,16 +12,17 @@ inspection   the inspection core both tools are views of: every activation, howe
 diagnostics  dead units in any PyTorch model: ``dead_units``, ``DeadUnitRecorder``
 health       the one-call activation and gradient health report: ``health_report``
 health_zoo   the report's calibration zoo (needs ``relucourse[zoo]``: transformers)
-training     small MLPs and a seeded training loop for CPU-sized experiments
+training     the one MLP builder (``mlp``) and training loop (``train_classifier``)
 experiments  the chapters' multi-seed runs on scikit-learn's digits
-data         seeded datasets: generated 2-D sets and scikit-learn's bundled digits
-benchmark    timing helpers and a one-line description of the machine
+data         seeded datasets: generated 2-D sets and scikit-learn's bundled digits (cached)
+benchmark    timing helpers built on ``timeit`` and a one-line description of the machine
 style        the plotting style and palette every figure uses
 plots        the figures the chapters share
 explorables  interactive figures (Vega-Lite, served offline)
 quiz         the chapters' quick quizzes (questions in ``quizzes/*.yml``)
 checking     the checker framework that exercise notebooks call
-exercises    one module of checkers per chapter (``exercises.ch01`` ...)
+exercises    one module of checkers per chapter (``exercises.ch01`` ...); ``exercises.settings``
+             validates the settings dicts that exercises 4.4, 4.5 and 6.1 ask for
 
 Repository-only code (building the book, generating exercises, grading,
 the syllabus) lives in the repository's ``tools/`` and is not installed.

@@ -7,15 +7,18 @@ timing cells are excluded from nbval's output comparison.
 >>> t = best_time(lambda: sum(range(100)), repeat=3, min_time=0.001)
 >>> t > 0
 True
+>>> sorted(time_in_turns({"a": lambda: None, "b": lambda: 1}, min_time=0.001))
+['a', 'b']
 >>> "cores" in machine_description()
 True
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
-import time
+import timeit
 from typing import Callable
 
 
@@ -43,27 +46,41 @@ def machine_description() -> str:
     return ", ".join(parts)
 
 
+def calls_for(fn: Callable[[], object], min_time: float = 0.05) -> int:
+    """How many calls of ``fn()`` last at least ``min_time`` seconds, from one warm-up and one timed call."""
+    timer = timeit.Timer(fn)
+    timer.timeit(1)                      # warm-up: first-call allocation, caches, lazy imports
+    once = timer.timeit(1)
+    return max(1, math.ceil(min_time / once)) if once > 0 else 1 << 20
+
+
 def best_time(fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.05) -> float:
-    """Seconds per call of ``fn()``: the minimum over ``repeat`` rounds.
+    """Seconds per call of ``fn()``: the best of ``repeat`` rounds of :func:`timeit.Timer.repeat`.
 
     Each round calls ``fn`` enough times to last at least ``min_time`` seconds
-    (the count is calibrated once), and the round's time is divided by the
-    count. The minimum is the least disturbed by other work on the machine.
+    (:func:`calls_for`), and its time is divided by that count. The minimum is
+    the least disturbed by other work on the machine.
     """
-    fn()  # warm-up: first-call allocation, caches, lazy imports
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time or number >= 1 << 30:
-            break
-        number *= 2 if elapsed == 0 else max(2, min(10, int(min_time / elapsed * 1.2) + 1))
-    best = elapsed / number
-    for _ in range(repeat - 1):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
+    number = calls_for(fn, min_time)
+    return min(timeit.Timer(fn).repeat(repeat=repeat, number=number)) / number
+
+
+def time_in_turns(functions: dict[str, Callable[[], object]], *, rounds: int = 3,
+                  min_time: float = 0.05) -> dict[str, float]:
+    """Best seconds per call of each function, the functions taking turns round after round.
+
+    Args:
+        functions: name -> a function of no arguments.
+        rounds: how many times each function is timed; the best round counts.
+        min_time: each timing lasts at least this long (the count is calibrated once).
+
+    Returns:
+        name -> seconds per call. Taking turns means that a busy moment on the
+        machine slows one round of every function, not all rounds of one.
+    """
+    timers = {name: (timeit.Timer(fn), calls_for(fn, min_time)) for name, fn in functions.items()}
+    best = dict.fromkeys(functions, math.inf)
+    for _ in range(rounds):
+        for name, (timer, number) in timers.items():
+            best[name] = min(best[name], timer.timeit(number) / number)
     return best

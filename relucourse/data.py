@@ -15,6 +15,7 @@ Every function takes a ``seed`` and returns the same arrays for the same seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,6 +71,12 @@ class Split:
     def n_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 
+    def tensors(self):
+        """``(X_train, y_train, X_test, y_test)`` as PyTorch tensors (sharing memory with the arrays)."""
+        import torch
+
+        return tuple(torch.as_tensor(a) for a in (self.X_train, self.y_train, self.X_test, self.y_test))
+
 
 def digits(*, seed: int = 0, test_fraction: float = 0.25, standardize: bool = True) -> Split:
     """scikit-learn's bundled 8x8 digits, split into train and test sets with a fixed seed.
@@ -79,15 +86,45 @@ def digits(*, seed: int = 0, test_fraction: float = 0.25, standardize: bool = Tr
     training set are only shifted), so the features have mean 0 and variance 1.
     Without it the raw pixel intensities 0..16 are returned.
 
+    The split is computed once per setting and cached; every call returns its
+    own copy of the arrays, so changing them in place changes nothing else.
+
     >>> d = digits()
     >>> d.X_train.shape, d.X_test.shape, d.n_classes
     ((1348, 64), (449, 64), 10)
     """
+    cached = _digits(seed, test_fraction, standardize)
+    return Split(*(a.copy() for a in (cached.X_train, cached.y_train, cached.X_test, cached.y_test)))
+
+
+@lru_cache(maxsize=None)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 digits as float64 pixels (1797, 64) and int64 labels, read once.
+
+    The file is the one ``sklearn.datasets.load_digits`` reads, found without
+    importing scikit-learn (which takes a second or more of every page that
+    uses the digits); ``load_digits`` itself if the file is not where it was.
+    """
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                table = np.loadtxt(fh, delimiter=",")
+            return table[:, :-1], table[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    X = bunch.data.astype(np.float64)
-    y = bunch.target.astype(np.int64)
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+
+
+@lru_cache(maxsize=None)
+def _digits(seed: int, test_fraction: float, standardize: bool) -> Split:
+    X, y = _digits_arrays()
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = int(round(test_fraction * len(y)))
     test, train = order[:n_test], order[n_test:]

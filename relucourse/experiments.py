@@ -4,7 +4,7 @@ These helpers are not the diagnostic tool (that is :mod:`relucourse.diagnostics`
 they set up the chapter's experiments on top of :func:`relucourse.training.mlp`
 and :func:`relucourse.training.train_classifier`:
 
-* :func:`build_mlp` adds named activations and batch normalization to ``mlp``;
+* :func:`build_mlp` is ``mlp`` with the digits' sizes and named modules;
 * :func:`digits_run` trains one setting on the digits and records the dead
   fraction per layer with :class:`relucourse.diagnostics.DeadUnitRecorder`;
 * :func:`swap_activations` replaces the activation modules of a trained model.
@@ -17,59 +17,42 @@ and :func:`relucourse.training.train_classifier`:
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from .data import digits
 from .diagnostics import DeadUnitRecorder
+from .training import ACTIVATIONS as TRAINING_ACTIVATIONS
 from .training import mlp, train_classifier
 
 __all__ = ["ACTIVATIONS", "build_mlp", "DigitsRun", "digits_run", "swap_activations"]
 
-#: Activation names accepted by :func:`build_mlp`.
+#: Activation names accepted by :func:`build_mlp`: the ReLU family of :data:`relucourse.training.ACTIVATIONS`.
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
-}
+    name: TRAINING_ACTIVATIONS[name] for name in ("relu", "leaky_relu", "elu", "gelu", "silu")}
 
 
 def build_mlp(hidden: tuple[int, ...] = (64, 64), activation: str = "relu", *, n_in: int = 64,
               n_out: int = 10, init: str = "default", bias: float | None = None, batch_norm: bool = False,
               seed: int = 0) -> nn.Sequential:
-    """A seeded MLP ``n_in -> hidden... -> n_out`` for the dying-ReLU experiments.
+    """The chapter's seeded MLP ``n_in -> hidden... -> n_out``, with readable module names.
 
-    ``activation`` is a key of :data:`ACTIVATIONS`; ``init``, ``bias`` and
-    ``seed`` are passed to :func:`relucourse.training.mlp` (``bias`` sets every
-    bias, including the output layer's); ``batch_norm`` puts ``nn.BatchNorm1d``
-    between each hidden linear layer and its activation.
-
-    The modules have readable names, so that the dead-unit tool's reports use
-    them: ``fc1``, (``bn1``,) ``hidden1`` (the activation: the output of hidden
-    layer 1), ``fc2``, ..., ``out``. Integer indexing still works
-    (``net[0]`` is ``fc1``).
+    This is :func:`relucourse.training.mlp` with ``named=True`` and the
+    digits' sizes: ``fc1``, (``bn1``,) ``hidden1`` (the activation: the output
+    of hidden layer 1), ``fc2``, ..., ``out``, names that the dead-unit tool's
+    reports use. ``activation`` is a key of :data:`ACTIVATIONS`; the other
+    arguments are :func:`~relucourse.training.mlp`'s.
 
     >>> [name for name, _ in build_mlp((8, 8)).named_children()]
     ['fc1', 'hidden1', 'fc2', 'hidden2', 'out']
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
-    net = mlp([n_in, *hidden, n_out], ACTIVATIONS[activation], seed=seed, init=init, bias=bias)
-    layers: list[tuple[str, nn.Module]] = []
-    k = 0
-    for i, module in enumerate(net):
-        if isinstance(module, nn.Linear):
-            if i == len(net) - 1:
-                layers.append(("out", module))
-                continue
-            k += 1
-            layers.append((f"fc{k}", module))
-            if batch_norm:
-                layers.append((f"bn{k}", nn.BatchNorm1d(module.out_features)))
-        else:
-            layers.append((f"hidden{k}", module))
-    return nn.Sequential(OrderedDict(layers))
+    return mlp([n_in, *hidden, n_out], activation, seed=seed, init=init, bias=bias, batch_norm=batch_norm,
+               named=True)
 
 
 @dataclass
@@ -98,17 +81,6 @@ class DigitsRun:
         return [values[-1] for values in self.recorder.history.values()]
 
 
-_DIGITS_CACHE: dict[bool, Any] = {}
-
-
-def _digits(standardize: bool):
-    if standardize not in _DIGITS_CACHE:
-        from .data import digits
-
-        _DIGITS_CACHE[standardize] = digits(seed=0, standardize=standardize)
-    return _DIGITS_CACHE[standardize]
-
-
 def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10,
                batch_size: int = 64, seed: int = 0, standardize: bool = True, input_offset: float = 0.0,
                every_epoch: bool = True, momentum: float = 0.0, weight_decay: float = 0.0,
@@ -124,7 +96,7 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
     ``momentum``, ``weight_decay`` and ``decay_biases`` are passed to
     :func:`relucourse.training.train_classifier`.
     """
-    split = _digits(standardize)
+    split = digits(seed=0, standardize=standardize)
     X_train = torch.as_tensor(split.X_train + input_offset)
     X_test = torch.as_tensor(split.X_test + input_offset)
     if model is None:

@@ -530,14 +530,13 @@ def signal_through_depth(*, weight_vars: Sequence[float] = tuple(
     import torch
 
     from .gradients import second_moments
+    from .training import torch_threads
 
     cs = _check_grid("weight_vars", weight_vars, minimum=1e-6)
     if depth < 1 or width < 1 or n_inputs < 1:
         raise ValueError("depth, width and n_inputs must be positive integers")
     rows, q = [], {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)                # small matrices: one thread is faster
-    try:
+    with torch_threads(1):                  # small matrices: one thread is faster
         for c in cs:
             for label, fn in (("ReLU", torch.relu), ("tanh", torch.tanh)):
                 m = second_moments(depth, width, float(c), n_inputs=n_inputs,
@@ -545,8 +544,6 @@ def signal_through_depth(*, weight_vars: Sequence[float] = tuple(
                 q[(label, float(c))] = m
                 rows += [(round(float(c), 4), label, layer, v)
                          for layer, v in enumerate(m)]
-    finally:
-        torch.set_num_threads(threads)
     he = 2.0 if any(abs(c - 2.0) < 1e-9 for c in cs) else float(cs[len(cs) // 2])
     c_param = alt.param(name="c", value=he, bind=alt.binding_range(
         min=float(cs.min()), max=float(cs.max()),
@@ -632,17 +629,14 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     over seeds and the band from the lowest to the highest seed. Chaotic runs
     differ between CPUs: the figure shows what this build computed.
     """
-    import torch
-
     from .experiments import digits_run
+    from .training import torch_threads
 
     lr_arr = _check_grid("lrs", lrs, minimum=1e-9)
     seeds = [int(s) for s in seeds]
     if not seeds or epochs < 1:
         raise ValueError("need at least one seed and one epoch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         dead_rows, acc_rows, runs = [], [], {}
         for lr in lr_arr:
             for seed in seeds:
@@ -654,8 +648,6 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
                                   for e, v in zip(run.recorder.epochs, values)]
                 acc_rows += [(float(lr), seed, e + 1, a)
                              for e, a in enumerate(run.history["test_acc"])]
-    finally:
-        torch.set_num_threads(threads)
     lr_param = alt.param(name="lr", value=float(lr_arr[-1]), bind=alt.binding_radio(
         options=[float(v) for v in lr_arr], name="learning rate "))
     sel = "abs(datum.lr - lr) < 1e-9"

@@ -14,6 +14,7 @@ execution cache, so a page whose code did not change is not executed again.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 STUDENT_OUT = BUILD / "student"
 HIDDEN_IN_STUDENT_EDITION = "Solutions"
+#: What the book's notebook kernels find in their environment (they inherit the build's).
+#: One thread for NumPy's and PyTorch's thread pools: the pages train tiny models, which
+#: run fastest on one thread, and their timings compare one core with one core. A setting
+#: of the build, not of the pages, so that readers do not copy it into their own work.
+KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
 
 
 def student_toc() -> Path:
@@ -73,6 +79,87 @@ def static_changed(html: Path) -> bool:
     return False
 
 
+#: The pages with code, which the build executes (exercises/ are excluded in _config.yml).
+EXECUTED = ("chapters/*.md", "solutions/*.ipynb")
+#: Pages whose asserts compare timings: executed with the machine to themselves, so that
+#: another page's work does not disturb what they measure.
+ALONE = ("chapters/02_relu_function.md",)
+#: How myst-nb reads each kind of page (jupyter-cache's reader plugins).
+READERS = {".md": {"type": "plugin", "name": "myst_nb_md"}, ".ipynb": {"type": "plugin", "name": "nbformat"}}
+
+
+def _execute_config() -> dict:
+    """The ``execute:`` section of _config.yml."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["execute"]
+
+
+def _read(path: Path):
+    """The notebook of a page, read as myst-nb reads it (so that the cache's hashes match)."""
+    import nbformat
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        return read_myst_markdown_notebook(text, add_source_map=True, path=str(path))
+    return nbformat.reads(text, as_version=4)
+
+
+def _execute(path: Path):
+    """Run one page in its own folder as the build does: (path, executed notebook or None, seconds)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    try:
+        result = single_nb_execution(_read(path), cwd=str(path.parent), timeout=_execute_config()["timeout"],
+                                     allow_errors=False, meta_override=True)
+    except Exception:  # noqa: BLE001 - a kernel that would not start: the build reports it
+        return path, None, 0.0
+    return path, (None if result.err else result.nb), result.time
+
+
+def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> None:
+    """Execute the pages missing from the execution cache, ``workers`` at a time, and cache them.
+
+    jupyter-book executes pages one after another while Sphinx reads them,
+    which leaves all cores but one idle. Pages found in the cache are not run
+    again by the build, and the execution-statistics page shows the time each
+    page took here. A page that fails is not cached: the build runs it again
+    and reports the error as usual. Pages in :data:`ALONE` run first, one at a
+    time. The student edition has no solutions.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    if _execute_config()["execute_notebooks"] != "cache":
+        return                                          # only the cache mode reads what this writes
+    cache = get_cache(str(cache_path))
+    todo = []
+    for pattern in EXECUTED[:1] if student else EXECUTED:
+        for path in sorted(ROOT.glob(pattern)):
+            try:
+                cache.match_cache_notebook(_read(path))
+            except KeyError:
+                todo.append(path)
+    if not todo:
+        return
+    alone = [path for path in todo if str(path.relative_to(ROOT)) in ALONE]
+    print(f"executing {len(todo)} pages, {workers} at a time ({len(alone)} alone)", flush=True)
+
+    def store(path: Path, nb, seconds: float) -> None:
+        print(f"  {path.relative_to(ROOT)}: {seconds:.1f} s{'' if nb else ' FAILED'}", flush=True)
+        if nb is not None:
+            uri = cache.add_nb_to_project(str(path), read_data=READERS[path.suffix]).uri
+            cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for path in alone:
+            store(*pool.submit(_execute, path).result())
+        for result in pool.map(_execute, [path for path in todo if path not in alone]):
+            store(*result)
+
+
 def build(student: bool = False, rebuild_all: bool = False, output: Path | None = None) -> int:
     """Run jupyter-book with warnings as errors; return its exit code.
 
@@ -95,7 +182,9 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
     if rebuild_all or static_changed(out / "_build" / "html"):
         cmd.append("--all")
     start = time.perf_counter()
-    code = subprocess.run(cmd, cwd=ROOT).returncode
+    os.environ.update(KERNEL_ENV)                       # for pre_execute's kernels
+    pre_execute(output / ".jupyter_cache" if output is not None else BUILD / ".jupyter_cache", student)
+    code = subprocess.run(cmd, cwd=ROOT).returncode         # its kernels inherit KERNEL_ENV
     edition = "student edition" if student else "full edition"
     print(f"{edition}: {'built' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s", flush=True)
     return code

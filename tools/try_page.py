@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import sys
 import time
 from pathlib import Path
 
 import jupytext
 from nbclient import NotebookClient
+
+try:
+    from tools.book import KERNEL_ENV
+except ModuleNotFoundError:                # run as tools/try_page.py
+    from book import KERNEL_ENV
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", default=None)
     args = parser.parse_args(argv)
     page = Path(args.page).resolve()
+    os.environ.update(KERNEL_ENV)          # the kernel runs as the book's build runs it
     nb = jupytext.read(page)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(page.parent)}})

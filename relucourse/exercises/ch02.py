@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import timeit
 
 import numpy as np
 
@@ -394,12 +395,7 @@ def check_speedup(measure_speedup, *, _reference=None) -> None:
     def one_pass_seconds(n: int, passes: int = 10) -> float:
         """Fastest of ``passes`` single passes of the loop: the least disturbed by other work."""
         values = np.random.default_rng(0).standard_normal(n).tolist()
-        times = []
-        for _ in range(passes):
-            start = time.perf_counter()
-            [v if v > 0 else 0.0 for v in values]
-            times.append(time.perf_counter() - start)
-        return min(times)
+        return min(timeit.repeat(lambda: [v if v > 0 else 0.0 for v in values], number=1, repeat=passes))
 
     def own_measurement(n: int) -> float:
         x = np.random.default_rng(0).standard_normal(n)

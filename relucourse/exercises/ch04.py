@@ -9,13 +9,13 @@ failing input, the expected and the returned value.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 
 from ..checking import Check, Text, describe
+from .settings import validate_settings
 
 __all__ = ["check_dead_counts", "check_p_dead", "check_born_dead", "check_kill_and_fix", "check_repair",
            "BASELINE", "BROKEN"]
@@ -301,32 +301,11 @@ def check_born_dead(born_dead_probability) -> None:
 
 # -- Exercises 4.4 and 4.5 -------------------------------------------------------------
 def _validate_settings(c: Check, settings, what: str) -> dict:
-    inputs = {"function": Text(what)}
-    c.require(isinstance(settings, dict), f"{what} should return a dict of settings, not {type(settings).__name__}.",
-              inputs=inputs, expected=Text("a dict such as {'lr': 2.0}"), returned=settings)
-    for key, value in settings.items():
-        c.require(key in BASELINE, f"{what}: {key!r} is not a setting you may change.",
-                  inputs=inputs, expected=Text(f"keys among {sorted(BASELINE)}"), returned=settings,
-                  hint="Epochs, batch size, seeds and layer sizes stay fixed.")
-        if key in _CHOICES:
-            c.require(any(value == v and type(value) is type(v) for v in _CHOICES[key]),
-                      f"{what}: {key}={value!r} is not one of {_CHOICES[key]}.",
-                      inputs=inputs, expected=Text(f"one of {_CHOICES[key]}"), returned=settings)
-        elif key == "bias":
-            ok = value is None or (_is_real(value) and math.isfinite(value))
-            c.require(ok, f"{what}: bias must be None or a number.", inputs=inputs,
-                      expected=Text("None or a number"), returned=settings)
-        else:                                                   # lr, input_offset
-            ok = _is_real(value) and math.isfinite(value) and (key != "lr" or value > 0)
-            c.require(ok, f"{what}: {key} must be a finite number{' > 0' if key == 'lr' else ''}.",
-                      inputs=inputs, expected=Text("a number"), returned=settings)
-    # Numbers become Python floats (ints and NumPy scalars are fine); the choices keep their values.
-    return {k: (float(v) if k not in _CHOICES and _is_real(v) else v) for k, v in settings.items()}
-
-
-def _is_real(value) -> bool:
-    """A real number: int, float or a NumPy scalar, but not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    return validate_settings(c, settings, what=what, allowed=BASELINE, choices=_CHOICES,
+                             ranges={"lr": (0, math.inf), "input_offset": (-math.inf, math.inf),
+                                     "bias": (-math.inf, math.inf)},
+                             optional=("bias",), example="{'lr': 2.0}",
+                             fixed="Epochs, batch size, seeds and layer sizes stay fixed.")
 
 
 def _changed(settings: dict, reference: dict) -> dict:
@@ -338,21 +317,16 @@ _RUNS: dict[tuple, Any] = {}
 
 def _train(settings: dict, seeds=(0, 1)):
     """Train the settings on each seed (one thread: fastest for these tiny models); results are cached."""
-    import torch
-
     from ..experiments import digits_run
+    from ..training import torch_threads
 
     full = {**BASELINE, **settings}
     out = []
     for seed in seeds:
         key = (seed, tuple(sorted((k, repr(v)) for k, v in full.items())))
         if key not in _RUNS:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with torch_threads(1):
                 _RUNS[key] = digits_run(seed=seed, epochs=10, batch_size=64, **full)
-            finally:
-                torch.set_num_threads(threads)
         out.append(_RUNS[key])
     return out
 

@@ -12,12 +12,12 @@ script": they build and train the network that a settings dict describes.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from ..checking import Check, Text, describe, format_float
+from .settings import validate_settings
 
 __all__ = ["BROKEN", "CAUSES", "build", "run", "check_diagnosis", "check_saturated_fraction",
            "check_growth", "check_claim", "check_deep_model"]
@@ -34,73 +34,32 @@ _CHOICES = {"activation": ("relu", "tanh", "sigmoid", "leaky_relu", "gelu"),
             "init": ("default", "he", "xavier", "normal"), "standardize": (True, False)}
 
 
-def _activation(name: str):
-    from torch import nn
-
-    return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
-            "gelu": nn.GELU}[name]
-
-
 def build(settings: dict, seed: int = 0):
     """The network of a settings dict: 64 -> 64 -> 64 -> 64 -> 10, seeded.
 
     ``init`` is ``"default"`` (PyTorch's), ``"he"``, ``"xavier"`` or
     ``"normal"`` (every weight drawn from N(0, 1), as ``nn.init.normal_`` does).
     """
-    from torch import nn
-
     from ..training import mlp
 
     full = {**BROKEN, **settings}
-    init = full["init"]
-    model = mlp([64, 64, 64, 64, 10], _activation(full["activation"]), seed=seed,
-                init="default" if init == "normal" else init)
-    if init == "normal":
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                nn.init.normal_(layer.weight)
-    return model
-
-
-_DATA: dict[bool, Any] = {}
+    return mlp([64, 64, 64, 64, 10], full["activation"], seed=seed, init=full["init"])
 
 
 def _data(standardize: bool):
-    import torch
-
     from ..data import digits
 
-    if standardize not in _DATA:
-        d = digits(seed=0, standardize=standardize)
-        _DATA[standardize] = tuple(torch.as_tensor(a) for a in (d.X_train, d.y_train, d.X_test, d.y_test))
-    return _DATA[standardize]
+    return digits(seed=0, standardize=standardize).tensors()
 
 
 def _fit(model, *, lr: float, standardize: bool = True, epochs: int = 10, seed: int = 0) -> list[float]:
     """Plain SGD with batches of 64 on the digits; the test accuracy after every epoch (one thread)."""
-    import torch
-    from torch import nn
+    from ..training import torch_threads, train_classifier
 
     X, y, X_test, y_test = _data(standardize)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        shuffle = torch.Generator().manual_seed(seed)
-        opt = torch.optim.SGD(model.parameters(), lr=lr)
-        loss_fn = nn.CrossEntropyLoss()
-        accs = []
-        for _ in range(epochs):
-            model.train()
-            for idx in torch.randperm(len(X), generator=shuffle).split(64):
-                opt.zero_grad()
-                loss_fn(model(X[idx]), y[idx]).backward()
-                opt.step()
-            model.eval()
-            with torch.no_grad():
-                accs.append(float((model(X_test).argmax(1) == y_test).float().mean()))
-        return accs
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1):
+        return train_classifier(model, X, y, epochs=epochs, lr=lr, batch_size=64, seed=seed,
+                                X_test=X_test, y_test=y_test)["test_acc"]
 
 
 def run(settings: dict, seed: int = 0):
@@ -116,28 +75,10 @@ def _normalise_cause(text: str) -> str:
     return t.replace("standardised", "standardized").replace("standardise", "standardize")
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _validate(c: Check, settings) -> dict:
-    inputs = {"function": Text("repaired_settings()")}
-    c.require(isinstance(settings, dict), f"repaired_settings() should return a dict, not "
-              f"{type(settings).__name__}.", inputs=inputs, expected=Text("a dict such as {'lr': 0.05}"),
-              returned=settings)
-    for key, value in settings.items():
-        c.require(key in BROKEN, f"{key!r} is not a setting of the script.", inputs=inputs,
-                  expected=Text(f"keys among {sorted(BROKEN)}"), returned=settings,
-                  hint="The layer sizes, epochs and batch size stay as they are.")
-        if key in _CHOICES:
-            c.require(any(value == v and type(value) is type(v) for v in _CHOICES[key]),
-                      f"{key}={value!r} is not one of {_CHOICES[key]}.", inputs=inputs,
-                      expected=Text(f"one of {_CHOICES[key]}"), returned=settings)
-        else:
-            c.require(_is_real(value) and math.isfinite(value) and 0 < value <= 10,
-                      "lr must be a number between 0 and 10.", inputs=inputs,
-                      expected=Text("a learning rate such as 0.05"), returned=settings)
-    return {k: (float(v) if k == "lr" else v) for k, v in settings.items()}
+    return validate_settings(c, settings, what="repaired_settings()", allowed=BROKEN, choices=_CHOICES,
+                             ranges={"lr": (0, 10)},
+                             fixed="The layer sizes, epochs and batch size stay as they are.")
 
 
 def check_diagnosis(cause, repaired_settings) -> None:
@@ -269,7 +210,7 @@ def check_claim(first_over_last, verdict) -> None:
         from ..training import mlp
 
         X, y, _, _ = _data(True)
-        model = mlp([64] + [64] * 20 + [10], _activation(activation), seed=0, init=init)
+        model = mlp([64] + [64] * 20 + [10], activation, seed=0, init=init)
         loss = nn.functional.cross_entropy(model(X[:256]), y[:256])
         weights = [m.weight for m in model if isinstance(m, nn.Linear)]
         first, last = torch.autograd.grad(loss, [weights[0], weights[-1]])

@@ -1,0 +1,154 @@
+"""The one model builder, training loop, digits loader, settings validator and timing helper."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from relucourse import benchmark, data
+from relucourse.checking import Check, CheckFailed
+from relucourse.exercises.settings import validate_settings
+from relucourse.training import ACTIVATIONS, mlp, torch_threads, train_classifier
+
+
+def test_mlp_takes_activation_names():
+    net = mlp([4, 3, 3, 2], "tanh", seed=0)
+    assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+    same = mlp([4, 3, 3, 2], nn.Tanh, seed=0)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), same.parameters()))
+    assert set(ACTIVATIONS) >= {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"}
+    with pytest.raises(ValueError, match="unknown activation"):
+        mlp([4, 2], "swish")
+    with pytest.raises(ValueError, match="unknown init"):
+        mlp([4, 2], init="lecun")
+
+
+def test_mlp_normal_init_draws_weights_after_building():
+    # what exercise 6.1's script and chapter 6's case 3 do: PyTorch's layers, then N(0, 1) weights
+    torch.manual_seed(5)
+    reference = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3))
+    for layer in reference[::2]:
+        nn.init.normal_(layer.weight)
+    net = mlp([8, 6, 3], "relu", seed=5, init="normal")
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), reference.parameters()))
+
+
+def test_mlp_names_and_batch_norm():
+    named = mlp([6, 5, 4, 3], seed=2, batch_norm=True, named=True)
+    assert [n for n, _ in named.named_children()] == ["fc1", "bn1", "hidden1", "fc2", "bn2", "hidden2", "out"]
+    plain = mlp([6, 5, 4, 3], seed=2, batch_norm=True)
+    assert [n for n, _ in plain.named_children()] == [str(i) for i in range(7)]
+    assert all(torch.equal(p, q) for p, q in zip(named.parameters(), plain.parameters()))
+    assert len(mlp([3, 2])) == 1                                # no hidden layer: one Linear
+
+
+def written_out_loop(model, X, y, X_test, y_test, *, lr, epochs, seed):
+    """The loop as chapter 6 used to write it: plain SGD, batches of 64, test metrics per epoch."""
+    shuffle = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"acc": [], "loss": [], "train_loss": []}
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for idx in torch.randperm(len(X), generator=shuffle).split(64):
+            opt.zero_grad()
+            loss = loss_fn(model(X[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        model.eval()
+        with torch.no_grad():
+            out = model(X_test)
+        history["train_loss"].append(total / len(X))
+        history["loss"].append(loss_fn(out, y_test).item())
+        history["acc"].append((out.argmax(1) == y_test).float().mean().item())
+    return history
+
+
+def test_train_classifier_is_the_written_out_loop():
+    X, y, X_test, y_test = data.digits().tensors()
+    X, y = X[:300], y[:300]
+    ours = train_classifier(mlp([64, 16, 10], seed=3), X, y, epochs=3, lr=0.1, seed=4,
+                            X_test=X_test, y_test=y_test)
+    theirs = written_out_loop(mlp([64, 16, 10], seed=3), X, y, X_test, y_test, lr=0.1, epochs=3, seed=4)
+    assert ours["loss"] == theirs["train_loss"]
+    assert ours["test_acc"] == theirs["acc"]
+    assert ours["test_loss"] == theirs["loss"]
+    assert set(ours) == {"loss", "test_acc", "test_loss"}
+    more = train_classifier(mlp([64, 16, 10], seed=3), X, y, epochs=1, seed=4, train_acc=True)
+    assert set(more) == {"loss", "train_acc"} and 0 < more["train_acc"][0] <= 1
+
+
+def test_torch_threads_restores_the_count():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+
+
+def test_digits_is_cached_but_returns_copies():
+    first = data.digits()
+    first.X_train[:] = 0.0                                     # must not reach the next caller
+    second = data.digits()
+    assert abs(second.X_train).max() > 1
+    X, y, X_test, y_test = second.tensors()
+    assert X.dtype == torch.float32 and y.dtype == torch.int64 and len(X_test) == len(y_test) == 449
+    assert np.shares_memory(X.numpy(), second.X_train)
+
+
+def test_digits_are_scikit_learns():
+    from sklearn.datasets import load_digits
+
+    from relucourse.data import _digits_arrays
+
+    X, y = _digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(X, bunch.data) and np.array_equal(y, bunch.target)
+    assert X.dtype == np.float64 and y.dtype == np.int64
+
+
+def settings_check(settings):
+    with Check("settings") as c:
+        return validate_settings(c, settings, what="fix()", allowed=("lr", "bias", "init"),
+                                 choices={"init": ("he", "default")},
+                                 ranges={"lr": (0, 10), "bias": (-math.inf, math.inf)}, optional=("bias",))
+
+
+def test_validate_settings_accepts_and_converts():
+    got = settings_check({"lr": np.float32(0.5), "bias": None, "init": "he"})
+    assert got == {"lr": 0.5, "bias": None, "init": "he"} and type(got["lr"]) is float
+    assert type(settings_check({"bias": -2})["bias"]) is float
+
+
+@pytest.mark.parametrize("settings, fragment", [
+    ([("lr", 0.1)], "should return a dict"),
+    ({"epochs": 3}, "not a setting you may change"),
+    ({"init": "xavier"}, "is not one of"),
+    ({"init": True}, "is not one of"),
+    ({"lr": 0}, "between 0 and 10"),
+    ({"lr": 11.0}, "between 0 and 10"),
+    ({"lr": True}, "between 0 and 10"),
+    ({"lr": None}, "between 0 and 10"),
+    ({"bias": math.nan}, "None or a finite number"),
+    ({"bias": "1"}, "None or a finite number"),
+])
+def test_validate_settings_rejects(settings, fragment):
+    with pytest.raises(CheckFailed, match=fragment):
+        settings_check(settings)
+
+
+def test_best_time_and_time_in_turns():
+    x = np.random.default_rng(0).standard_normal(10_000)
+    assert benchmark.calls_for(lambda: None, min_time=0.001) > 10
+    small = benchmark.best_time(lambda: np.maximum(x[:10], 0), repeat=3, min_time=0.005)
+    large = benchmark.best_time(lambda: [max(v, 0.0) for v in x.tolist()], repeat=3, min_time=0.005)
+    assert 0 < small < large
+    best = benchmark.time_in_turns({"small": lambda: x[:10].copy(), "loop": lambda: x.tolist()},
+                                   rounds=2, min_time=0.005)
+    assert list(best) == ["small", "loop"] and 0 < best["small"] < best["loop"]
