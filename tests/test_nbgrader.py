@@ -519,8 +519,8 @@ def test_feedback_names_exercises_hides_the_reload_and_needs_no_network(instruct
         assert 1.5e6 < path.stat().st_size < 3e6               # the guide: "about 2 MB"
 
 
-def test_feedback_in_a_browser_at_1280_px(instructor):
-    """Offline: formulas typeset, no message cut at the right edge, no request leaves the file."""
+def _in_chromium(path: Path) -> dict:
+    """Open a feedback page at 1280 px with every request that is not the file itself blocked."""
     from tools import browser_audit
 
     problem = browser_audit.chromium_problem()
@@ -528,19 +528,19 @@ def test_feedback_in_a_browser_at_1280_px(instructor):
         pytest.fail(problem, pytrace=False)
     from playwright.sync_api import sync_playwright
 
-    path = instructor["feedback"]["jane_doe"]   # every check fails: long messages
     requests = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=browser_audit.CHROMIUM, headless=True,
                                      args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.route("**/*", lambda route: (requests.append(route.request.url), route.abort())
-                   if not route.request.url.startswith("file:") else route.continue_())
+                   if route.request.url != path.as_uri() else route.continue_())
         page.goto(path.as_uri())
         page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("MathJax.startup.promise")
         found = page.evaluate("""() => ({
             math: document.querySelectorAll('mjx-container svg').length,
+            errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
             raw: [...document.querySelectorAll('.rendered_html')].map(e => e.innerText)
                  .filter(t => /\\$[^$\\s][^$]*\\$/.test(t)).slice(0, 3),
             cut: [...document.querySelectorAll('pre')].filter(e => e.scrollWidth > e.clientWidth + 1)
@@ -548,10 +548,25 @@ def test_feedback_in_a_browser_at_1280_px(instructor):
             wide: document.documentElement.scrollWidth > window.innerWidth,
             failed: document.body.innerText.includes('Expected') })""")
         browser.close()
-    assert requests == []
-    assert found["math"] >= 3 and found["raw"] == [], found
+    found["requests"] = requests
+    return found
+
+
+def test_feedback_in_a_browser_at_1280_px(instructor):
+    """Offline: formulas typeset, no message cut at the right edge, no request leaves the file."""
+    found = _in_chromium(instructor["feedback"]["jane_doe"])   # every check fails: long messages
+    assert found["requests"] == []
+    assert found["math"] >= 3 and found["errors"] == 0 and found["raw"] == [], found
     assert found["cut"] == [] and not found["wide"], found
     assert found["failed"], "the page shows the checks' messages"
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in SOLUTIONS])
+def test_every_assignments_feedback_typesets_offline_and_fits(results, stem):
+    found = _in_chromium(results[stem]["feedback"]["odd"])      # half the checks fail
+    assert found["requests"] == []
+    assert found["math"] >= 1 and found["errors"] == 0 and found["raw"] == [], found
+    assert found["cut"] == [] and not found["wide"], found
 
 
 #: (regexp, a path inside downloaded/exNN/extracted/, the student, the notebook it stands for)

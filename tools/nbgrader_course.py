@@ -164,7 +164,7 @@ class CourseFeedback(Preprocessor):
       shows instead of "Test cell" and "Student's answer";
     * a check cell shows only its ``check_...(...)`` call: the hidden region (the checker
       reload that nbgrader puts back for grading) and the import are left out;
-    * ``resources["relu_mathjax"]``: MathJax 3 (tex-svg), read from the copy that
+    * ``resources["relu_mathjax"]``: MathJax 3 (tex-svg-full), read from the copy that
       sphinx-mathjax-offline installs, for the template to write into the page.
     """
 
@@ -204,6 +204,7 @@ def mathjax_source() -> str:
     spec = importlib.util.find_spec("sphinx-mathjax-offline")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("sphinx-mathjax-offline is not installed; it ships the MathJax the feedback uses")
-    path = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "tex-svg.js"
+    # the "full" build holds every TeX extension, so nothing is fetched later for a rarer macro
+    path = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "tex-svg-full.js"
     # "</script>" inside the file would end the inline script early
     return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
