@@ -609,6 +609,10 @@ def test_zip_collect_patterns_leave_other_files_alone():
         match = re.match(plain, f"/c/downloaded/ex01/extracted/{path}")
         assert match is None or nbgrader_course.released_name(match["file_id"], RELEASED) is None, path
     assert nbgrader_course.released_name("01_why_activations (2).ipynb", {"02_relu_function.ipynb"}) is None
+    for extra in ("jane/.ipynb_checkpoints/01_why_activations-checkpoint.ipynb",
+                  "__MACOSX/jane/._01_why_activations.ipynb", "._jane_01_why_activations.ipynb"):
+        assert nbgrader_course.ignored(f"/c/downloaded/ex01/extracted/{extra}"), extra
+    assert not nbgrader_course.ignored("/c/downloaded/ex01/extracted/jane/01_why_activations.ipynb")
 
 
 def test_autograde_names_a_renamed_notebook(tmp_path):

@@ -60,6 +60,13 @@ LMS_REGEXPS = {
 }
 
 
+def ignored(path: str) -> bool:
+    """Files that come with a download but are nobody's submission: Jupyter's checkpoints, and
+    the ``__MACOSX/`` folder and ``._`` files that macOS adds to a zip."""
+    parts = Path(path).parts
+    return ".ipynb_checkpoints" in parts or "__MACOSX" in parts or parts[-1].startswith("._")
+
+
 def released_name(name: str, released: set[str]) -> str | None:
     """The released notebook a submitted file name stands for, or None.
 
@@ -80,7 +87,8 @@ class CourseCollector(FileNameCollectorPlugin):
     warning, and ``autograde`` then skips it: the student scores 0 with nothing but a line in a
     long log to show why. Here such a file is collected as "01_why_activations.ipynb" (with a
     warning naming both), and a notebook whose name matches no released notebook, or no part of
-    ``named_regexp``, is not collected and is reported as an error.
+    ``named_regexp``, is not collected and is reported as an error. Checkpoints and macOS's zip
+    extras are passed over (:func:`ignored`).
     """
 
     def _released(self) -> set[str]:
@@ -89,6 +97,9 @@ class CourseCollector(FileNameCollectorPlugin):
         return {p.name for p in folder.glob("*.ipynb")}
 
     def collect(self, submitted_file: str) -> dict | None:
+        if ignored(submitted_file):
+            self.log.info("Ignored (not a submission): %s", submitted_file)
+            return None
         info = super().collect(submitted_file)
         if not submitted_file.endswith(".ipynb"):
             return info
