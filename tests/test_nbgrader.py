@@ -24,7 +24,14 @@ parallel), and then, with the virtual environment's ``bin`` folder NOT on PATH
    writes the feedback;
 4. every check cell's score is asserted: full points when its answers are
    right, zero when one of them is broken, however it was broken; edited and
-   deleted check cells are back, verbatim, in the graded notebooks.
+   deleted check cells are back, verbatim, in the graded notebooks; each
+   assignment's feedback is opened in Chromium at 1280 px, offline.
+
+Then the instructor's path on chapter 1 (the ``instructor`` fixture), step by step as
+back/instructors.md describes it: init twice around an edited configuration, release,
+zip_collect from platform-style names (a renamed copy, a per-student folder in a zip, a
+stranger's file), a second collection with --force, autograde, export, feedback. And the
+zip_collect patterns on names of every form the guide lists.
 """
 
 from __future__ import annotations
