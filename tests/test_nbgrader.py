@@ -24,7 +24,14 @@ parallel), and then, with the virtual environment's ``bin`` folder NOT on PATH
    writes the feedback;
 4. every check cell's score is asserted: full points when its answers are
    right, zero when one of them is broken, however it was broken; edited and
-   deleted check cells are back, verbatim, in the graded notebooks.
+   deleted check cells are back, verbatim, in the graded notebooks; each
+   assignment's feedback is opened in Chromium at 1280 px, offline.
+
+Then the instructor's path on chapter 1 (the ``instructor`` fixture), step by step as
+back/instructors.md describes it: init twice around an edited configuration, release,
+zip_collect from platform-style names (a renamed copy, a per-student folder in a zip, a
+stranger's file), a second collection with --force, autograde, export, feedback. And the
+zip_collect patterns on names of every form the guide lists.
 """
 
 from __future__ import annotations
@@ -519,8 +526,8 @@ def test_feedback_names_exercises_hides_the_reload_and_needs_no_network(instruct
         assert 1.5e6 < path.stat().st_size < 3e6               # the guide: "about 2 MB"
 
 
-def test_feedback_in_a_browser_at_1280_px(instructor):
-    """Offline: formulas typeset, no message cut at the right edge, no request leaves the file."""
+def _in_chromium(path: Path) -> dict:
+    """Open a feedback page at 1280 px with every request that is not the file itself blocked."""
     from tools import browser_audit
 
     problem = browser_audit.chromium_problem()
@@ -528,19 +535,19 @@ def test_feedback_in_a_browser_at_1280_px(instructor):
         pytest.fail(problem, pytrace=False)
     from playwright.sync_api import sync_playwright
 
-    path = instructor["feedback"]["jane_doe"]   # every check fails: long messages
     requests = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=browser_audit.CHROMIUM, headless=True,
                                      args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.route("**/*", lambda route: (requests.append(route.request.url), route.abort())
-                   if not route.request.url.startswith("file:") else route.continue_())
+                   if route.request.url != path.as_uri() else route.continue_())
         page.goto(path.as_uri())
         page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("MathJax.startup.promise")
         found = page.evaluate("""() => ({
             math: document.querySelectorAll('mjx-container svg').length,
+            errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
             raw: [...document.querySelectorAll('.rendered_html')].map(e => e.innerText)
                  .filter(t => /\\$[^$\\s][^$]*\\$/.test(t)).slice(0, 3),
             cut: [...document.querySelectorAll('pre')].filter(e => e.scrollWidth > e.clientWidth + 1)
@@ -548,10 +555,25 @@ def test_feedback_in_a_browser_at_1280_px(instructor):
             wide: document.documentElement.scrollWidth > window.innerWidth,
             failed: document.body.innerText.includes('Expected') })""")
         browser.close()
-    assert requests == []
-    assert found["math"] >= 3 and found["raw"] == [], found
+    found["requests"] = requests
+    return found
+
+
+def test_feedback_in_a_browser_at_1280_px(instructor):
+    """Offline: formulas typeset, no message cut at the right edge, no request leaves the file."""
+    found = _in_chromium(instructor["feedback"]["jane_doe"])   # every check fails: long messages
+    assert found["requests"] == []
+    assert found["math"] >= 3 and found["errors"] == 0 and found["raw"] == [], found
     assert found["cut"] == [] and not found["wide"], found
     assert found["failed"], "the page shows the checks' messages"
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in SOLUTIONS])
+def test_every_assignments_feedback_typesets_offline_and_fits(results, stem):
+    found = _in_chromium(results[stem]["feedback"]["odd"])      # half the checks fail
+    assert found["requests"] == []
+    assert found["math"] >= 1 and found["errors"] == 0 and found["raw"] == [], found
+    assert found["cut"] == [] and not found["wide"], found
 
 
 #: (regexp, a path inside downloaded/exNN/extracted/, the student, the notebook it stands for)
@@ -594,6 +616,10 @@ def test_zip_collect_patterns_leave_other_files_alone():
         match = re.match(plain, f"/c/downloaded/ex01/extracted/{path}")
         assert match is None or nbgrader_course.released_name(match["file_id"], RELEASED) is None, path
     assert nbgrader_course.released_name("01_why_activations (2).ipynb", {"02_relu_function.ipynb"}) is None
+    for extra in ("jane/.ipynb_checkpoints/01_why_activations-checkpoint.ipynb",
+                  "__MACOSX/jane/._01_why_activations.ipynb", "._jane_01_why_activations.ipynb"):
+        assert nbgrader_course.ignored(f"/c/downloaded/ex01/extracted/{extra}"), extra
+    assert not nbgrader_course.ignored("/c/downloaded/ex01/extracted/jane/01_why_activations.ipynb")
 
 
 def test_autograde_names_a_renamed_notebook(tmp_path):

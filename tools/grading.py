@@ -26,8 +26,9 @@ each time and which holds what the course needs from nbgrader:
   without an activated environment;
 * check cells that a student deleted are put back
   (``OverwriteCells.add_missing_cells``; edited ones are always restored);
-* three SQLAlchemy warnings that nbgrader 0.9 triggers in every
-  ``autograde`` are silenced, by their exact text (see the template);
+* the three SQLAlchemy warnings that nbgrader 0.9 triggers for every
+  submission ``autograde`` adds to the gradebook are silenced, by their
+  exact text (see the template);
 * ``zip_collect`` collects renamed copies under the released name and
   reports files it cannot place, ``autograde`` names every notebook it would
   skip, and ``generate_feedback`` uses the course's page
@@ -110,11 +111,11 @@ if _bin not in os.environ.get("PATH", "").split(os.pathsep):
 c.OverwriteCells.add_missing_cells = True
 
 # nbgrader 0.9's Gradebook.add_submission links a new submission to its assignment and student
-# before adding it to the database session; reading assignment.notebooks then flushes the session,
-# and SQLAlchemy 2 (which no longer cascades along those back-references) warns three times that
-# the submission is not in the session yet. The next line of nbgrader adds it, with its notebooks
-# and grades, so nothing is lost (tests/test_nbgrader.py checks every score); only these three
-# messages are silenced.
+# before adding it to the database session, then loops over assignment.notebooks to create its
+# notebooks and grades; that read flushes the session, and SQLAlchemy 2 (which no longer cascades
+# along those back-references) warns three times that the submission is not in the session yet.
+# nbgrader adds it, with its notebooks and grades, right after the loop, so nothing is lost
+# (tests/test_nbgrader.py checks every score); only these three messages are silenced.
 warnings.filterwarnings(
     "ignore", message=r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along",
     module=r"nbgrader\\.api")

@@ -60,6 +60,13 @@ LMS_REGEXPS = {
 }
 
 
+def ignored(path: str) -> bool:
+    """Files that come with a download but are nobody's submission: Jupyter's checkpoints, and
+    the ``__MACOSX/`` folder and ``._`` files that macOS adds to a zip."""
+    parts = Path(path).parts
+    return ".ipynb_checkpoints" in parts or "__MACOSX" in parts or parts[-1].startswith("._")
+
+
 def released_name(name: str, released: set[str]) -> str | None:
     """The released notebook a submitted file name stands for, or None.
 
@@ -80,7 +87,8 @@ class CourseCollector(FileNameCollectorPlugin):
     warning, and ``autograde`` then skips it: the student scores 0 with nothing but a line in a
     long log to show why. Here such a file is collected as "01_why_activations.ipynb" (with a
     warning naming both), and a notebook whose name matches no released notebook, or no part of
-    ``named_regexp``, is not collected and is reported as an error.
+    ``named_regexp``, is not collected and is reported as an error. Checkpoints and macOS's zip
+    extras are passed over (:func:`ignored`).
     """
 
     def _released(self) -> set[str]:
@@ -89,6 +97,9 @@ class CourseCollector(FileNameCollectorPlugin):
         return {p.name for p in folder.glob("*.ipynb")}
 
     def collect(self, submitted_file: str) -> dict | None:
+        if ignored(submitted_file):
+            self.log.info("Ignored (not a submission): %s", submitted_file)
+            return None
         info = super().collect(submitted_file)
         if not submitted_file.endswith(".ipynb"):
             return info
@@ -164,7 +175,7 @@ class CourseFeedback(Preprocessor):
       shows instead of "Test cell" and "Student's answer";
     * a check cell shows only its ``check_...(...)`` call: the hidden region (the checker
       reload that nbgrader puts back for grading) and the import are left out;
-    * ``resources["relu_mathjax"]``: MathJax 3 (tex-svg), read from the copy that
+    * ``resources["relu_mathjax"]``: MathJax 3 (tex-svg-full), read from the copy that
       sphinx-mathjax-offline installs, for the template to write into the page.
     """
 
@@ -204,6 +215,7 @@ def mathjax_source() -> str:
     spec = importlib.util.find_spec("sphinx-mathjax-offline")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("sphinx-mathjax-offline is not installed; it ships the MathJax the feedback uses")
-    path = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "tex-svg.js"
+    # the "full" build holds every TeX extension, so nothing is fetched later for a rarer macro
+    path = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "tex-svg-full.js"
     # "</script>" inside the file would end the inline script early
     return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
