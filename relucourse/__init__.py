@@ -10,6 +10,8 @@ activations  NumPy reference implementations of activations and their derivative
 gradients    gradient statistics through depth (second moments, per-layer norms)
 diagnostics  dead units in any PyTorch model: ``dead_units``, ``DeadUnitRecorder``
 health       the one-call activation and gradient health report: ``health_report``
+inspection   the inspection core both of them are views of (one recorder, one pass)
+health_zoo   the report's calibration zoo and fault table (needs transformers)
 training     small MLPs and a seeded training loop for CPU-sized experiments
 experiments  the chapters' multi-seed runs on scikit-learn's digits
 data         seeded datasets: generated 2-D sets and scikit-learn's bundled digits
