@@ -808,8 +808,9 @@ class _Recorder:
     def unseen(self) -> list[tuple[str, str, str]]:
         """(layer, class, what could not be seen) for modules that ran but hid their activations."""
         out = []
+        by_id = {id(m): m for m in self.model.modules()}
         for mid in self.call_order:
-            m = _find(self.model, mid)
+            m = by_id.get(mid)
             if m is None:
                 continue
             cls = type(m).__name__
@@ -826,13 +827,6 @@ class _Recorder:
                 out.append((name, cls, "its class looks like an activation the tool does not know: pass "
                                        f"activations={{{cls}: 'gelu'}} (or the right kind) to include it"))
         return out
-
-
-def _find(model, mid):
-    for m in model.modules():
-        if id(m) == mid:
-            return m
-    return None
 
 
 def _first_tensor(x):

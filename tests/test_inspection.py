@@ -423,3 +423,32 @@ def test_dead_message_uses_chapter_4s_wording_for_smooth_functions():
     [f] = [f for f in health_report(model, data(), labels()).findings if f.kind == "dead units"]
     assert "slope is within 0.01 of 0" in f.message and "a slope of 0.5 at 0" in f.message
     assert "small or fading" not in f.message
+
+
+# --- the distribution ---------------------------------------------------------------------------
+
+def test_distribution_installs_the_tools_with_torch_and_numpy_only(tmp_path):
+    """Issue 20: `pip install` of the repository needs torch and numpy; plotting is an extra."""
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(root / "pyproject.toml", src)
+    shutil.copytree(root / "relucourse", src / "relucourse",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "dist"), str(src)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("relucourse-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    required = sorted(r.split(">")[0].split("=")[0].split("<")[0].strip() for r in requires if "extra ==" not in r)
+    assert required == ["numpy", "torch"], requires
+    assert any(r.startswith("matplotlib") and 'extra == "plots"' in r for r in requires)
+    for module in ("inspection", "health", "diagnostics"):
+        assert f"relucourse/{module}.py" in names
+    assert not any(n.startswith("tools/") for n in names)

@@ -20,6 +20,7 @@ COMMANDS = {
     "audit": ("browser_audit", "open every built page in Chromium and report problems"),
     "mutation": ("mutation", "mutation test of the exercise checks (prints the table)"),
     "try": ("try_page", "run one page's cells and print each cell's output"),
+    "bench-health": ("bench_health", "time and peak memory of the health report vs a plain pass"),
 }
 
 

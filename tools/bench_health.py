@@ -1,0 +1,132 @@
+"""Time and peak memory of the health report against one plain forward and backward pass.
+
+``python -m tools bench-health [--models NAME ...] [--repeat N] [--no-large]``
+
+For every model of the calibration zoo (:mod:`relucourse.health_zoo`) and a
+GPT-2-small-sized config (124M parameters, batch 8 x 128 tokens), prints
+
+* the report's best time over ``--repeat`` runs divided by the best time of
+  one plain forward and backward pass on the same batch (the loss the model
+  computes from its labels, or cross-entropy, then ``loss.backward()``);
+* the report's peak memory divided by the plain pass's: each is measured in
+  a fresh process as the growth of the peak resident set size (``ru_maxrss``)
+  over the process's size once the model and batch are built.
+
+Each measurement runs in its own process, so one cannot inherit the other's
+peak. Not a timed test: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+LARGE = "GPT-2 small (124M)"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _setup(name: str):
+    import torch
+
+    from relucourse import health_zoo as zoo
+
+    if name == LARGE:
+        T = zoo._transformers()
+        torch.manual_seed(0)
+        model = T.GPT2LMHeadModel(T.GPT2Config(n_positions=128, bos_token_id=0, eos_token_id=0))
+        tokens = torch.randint(0, model.config.vocab_size, (8, 128), generator=torch.Generator().manual_seed(0))
+        return model, {"input_ids": tokens, "labels": tokens}, None
+    X, y = zoo.inputs(name)
+    return zoo.build(name), X, y
+
+
+def _one(name: str, what: str, repeat: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from relucourse.health import health_report
+
+    model, X, y = _setup(name)
+    base = _rss_mb()
+
+    def plain():
+        out = model(**X) if isinstance(X, dict) else model(X)
+        loss = out if torch.is_tensor(out) and y is None else None
+        if y is not None:
+            loss = F.cross_entropy(out, y)
+        elif not torch.is_tensor(out):
+            loss = out.loss
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    def report():
+        health_report(model, X, y, batch_size=4096)
+
+    run = plain if what == "plain" else report
+    run()                                             # the first run sets the peak
+    peak = _peak_mb() - base
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return {"seconds": best, "peak_mb": peak, "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def _measure(name: str, what: str, repeat: int) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "tools.bench_health", "--one", name, what, str(repeat)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; ``--one NAME WHAT REPEAT`` measures one pass in this process (JSON).
+
+    Args: argv: the command line without the program name.
+    Returns: the exit status.
+    Raises: subprocess.CalledProcessError when a measurement fails.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--one"]:
+        print(json.dumps(_one(argv[1], argv[2], int(argv[3]))))
+        return 0
+    from relucourse import health_zoo as zoo
+    from relucourse.benchmark import machine_description
+
+    parser = argparse.ArgumentParser(prog="python -m tools bench-health", description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per pass (best kept)")
+    parser.add_argument("--no-large", action="store_true", help="leave out the GPT-2-small-sized config")
+    args = parser.parse_args(argv)
+    names = list(args.models or zoo.MODELS) + ([] if args.no_large else [LARGE])
+    print(f"health_report / plain forward+backward ({machine_description()})")
+    print(f"{'model':<20}{'params':>11}{'time':>9}{'memory':>9}")
+    worst_t = worst_m = 0.0
+    for name in names:
+        plain = _measure(name, "plain", args.repeat)
+        report = _measure(name, "report", args.repeat)
+        t = report["seconds"] / plain["seconds"]
+        m = report["peak_mb"] / max(plain["peak_mb"], 1e-9)
+        worst_t, worst_m = max(worst_t, t), max(worst_m, m)
+        print(f"{name[:20]:<20}{plain['parameters']:>11,}{t:>8.2f}x{m:>8.2f}x", flush=True)
+    print(f"worst: time {worst_t:.2f}x (goal 2x), memory {worst_m:.2f}x (goal 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
