@@ -68,7 +68,7 @@ def setup_cell_source() -> str:
         "except ModuleNotFoundError:\n"
         "    print(\"Installing the course package 'relucourse' (first run only)\")\n"
         f"    source = \"git+{url}@{branch}\"\n"
-        "    %pip install --quiet \"relucourse @ {source}\"\n"
+        "    %pip install --quiet \"relucourse[course] @ {source}\"\n"
         "    import relucourse\n"
         "print(f\"relucourse {relucourse.__version__} is ready.\")"
     )
