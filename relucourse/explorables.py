@@ -16,7 +16,7 @@ environment (nothing here reads an environment variable):
   description for everyone (screen readers included), the Vega-Lite spec as
   JSON and no script. The book picks this (``nb_mime_priority_overrides`` in
   _config.yml); on the book's pages a small script of the site
-  (``_static/explorables-loader.js``, added by tools/sphinxext/vega.py) loads
+  (``_static/relucourse-vega/loader.js``, added by tools/sphinxext/vega.py) loads
   Vega, Vega-Lite and vega-embed from the site's own ``_static/relucourse-vega``
   (copied from the ``django-js-lib-vega-embed`` package on PyPI, never a CDN)
   only when the reader comes near the figure, and draws the interactive chart
@@ -150,7 +150,7 @@ class Explorable:
     def to_html(self) -> str:
         """The block the book shows: static figure, note, description and spec; no script.
 
-        The book's loader (``_static/explorables-loader.js``) draws the chart into
+        The book's loader (``_static/relucourse-vega/loader.js``) draws the chart into
         ``#vis-NAME`` from ``#spec-NAME`` when the reader comes near it; the static
         figure stays for print, for readers without JavaScript and in notebooks.
         """

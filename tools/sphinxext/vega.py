@@ -2,8 +2,9 @@
 
 Copies the three scripts (vega, vega-lite, vega-embed, shipped as files by a
 PyPI package; see :func:`relucourse.explorables.vega_sources`) into
-``_static/relucourse-vega``. A page that contains an explorable gets one small
-deferred script, ``_static/explorables-loader.js``, which loads those three
+``_static/relucourse-vega``, with the book's loader (``loader.js``, from
+explorables-loader.js beside this module). A page that contains an explorable
+gets that one small deferred script, which loads the three
 only when the reader comes near an explorable (IntersectionObserver) and draws
 it in place of its static figure. Pages without one load nothing.
 
@@ -18,12 +19,18 @@ from pathlib import Path
 
 from relucourse.explorables import STATIC_DIR, vega_sources
 
-LOADER = "explorables-loader.js"
+LOADER = Path(__file__).with_name("explorables-loader.js")
 
 
 def _add_loader(app, pagename, templatename, context, doctree) -> None:
-    if "relucourse-explorable" in (context.get("body") or ""):
-        app.add_js_file(LOADER, loading_method="defer")
+    """The loader at the end of the page's body, on pages with an explorable only.
+
+    (``app.add_js_file`` from this event adds the file to every later page as well.)
+    """
+    body = context.get("body") or ""
+    if "relucourse-explorable" in body:
+        src = context["pathto"](f"_static/{STATIC_DIR}/loader.js", 1)
+        context["body"] = body + f'<script defer src="{src}"></script>'
 
 
 def _copy_scripts(app, exception) -> None:
@@ -33,6 +40,7 @@ def _copy_scripts(app, exception) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for ours, src in vega_sources().items():
         shutil.copyfile(src, target / ours)
+    shutil.copyfile(LOADER, target / "loader.js")
 
 
 def setup(app):

@@ -1,8 +1,10 @@
 /* The book's explorables (relucourse/explorables.py): each page shows the static figure
    first; Vega, Vega-Lite and vega-embed (this site's _static/relucourse-vega, never a CDN)
    load only when the reader comes near an explorable (or moves the keyboard focus into
-   it), and the interactive chart is drawn in place of the static one. Added by
-   tools/sphinxext/vega.py to the pages that have an explorable. */
+   it), and the interactive chart is drawn in place of the static one. Copied next to
+   them as _static/relucourse-vega/loader.js and added to the pages that have an
+   explorable by tools/sphinxext/vega.py (not in _static/, whose scripts Jupyter Book
+   adds to every page). */
 (() => {
   "use strict";
   const here = document.currentScript.src;
@@ -17,7 +19,7 @@
     document.head.appendChild(el);
   });
   const loadVega = () => vega || (vega = files.reduce(
-    (done, name) => done.then(() => script(new URL(`relucourse-vega/${name}`, here).href)),
+    (done, name) => done.then(() => script(new URL(name, here).href)),
     Promise.resolve()));
 
   const draw = (box) => {
