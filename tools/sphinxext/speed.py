@@ -89,7 +89,10 @@ def _svg(match: re.Match) -> str:
     attrs = dict(_ATTR.findall(rest))
     attrs.setdefault("aria-hidden", "true")
     extra = "".join(f' {k}="{v}"' for k, v in attrs.items())
-    return (f'<svg class="{" ".join(classes)} svg-inline--fa" viewBox="0 0 {width} {height}"'
+    # Without the style classes (fa-solid, fab, ...): the theme's stylesheet gives those
+    # Font Awesome's web fonts, which the browser would then fetch for nothing.
+    kept = [c for c in classes if c not in _STYLES]
+    return (f'<svg class="{" ".join(kept)} svg-inline--fa" viewBox="0 0 {width} {height}"'
             f' focusable="false"{extra}><path fill="currentColor" d="{path}"/></svg>')
 
 
