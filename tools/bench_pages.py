@@ -94,6 +94,45 @@ def run(site: Path, pages: list[str], profiles: list[str], runs: int = 1, log=pr
     return rows
 
 
+FIRST_LOAD = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  let total = nav ? nav.encodedBodySize : 0;
+  for (const r of performance.getEntriesByType('resource')) total += r.encodedBodySize || 0;
+  return total;
+}"""
+
+
+def first_load_bytes(site: Path, pages: list[str], width: int = 412, height: int = 823) -> dict[str, int]:
+    """Bytes (gzip, as served) each page fetches on a first visit at a phone's size, before
+    the reader scrolls; the explorables' Vega is added when it loads on scrolling."""
+    from playwright.sync_api import sync_playwright
+
+    found = {}
+    with site_harness.serve(site, gzip=True) as base, sync_playwright() as pw:
+        browser = site_harness.launch(pw)
+        for page_name in pages:
+            context = browser.new_context(viewport={"width": width, "height": height})
+            page = context.new_page()
+            page.goto(base + page_name, wait_until="load")
+            try:
+                page.wait_for_load_state("networkidle", timeout=10_000)
+            except Exception:  # noqa: BLE001 - count what arrived
+                pass
+            first = page.evaluate(FIRST_LOAD)
+            boxes = page.locator(".relucourse-explorable")
+            for i in range(boxes.count()):
+                boxes.nth(i).scroll_into_view_if_needed()
+            if boxes.count():
+                page.wait_for_timeout(3000)
+            vega = page.evaluate("() => performance.getEntriesByType('resource')"
+                                 ".filter(r => r.name.includes('/relucourse-vega/'))"
+                                 ".reduce((n, r) => n + (r.encodedBodySize || 0), 0)")
+            found[page_name] = first + vega
+            context.close()
+        browser.close()
+    return found
+
+
 def _mark(ok: bool) -> str:
     return "" if ok else " ✗"
 
@@ -122,10 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["mobile", "desktop", "both"], default="both")
     parser.add_argument("--runs", type=int, default=1, help="runs per page and profile (median kept)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--bytes", action="store_true",
+                        help="only the bytes of a first visit per page (Chromium, no Lighthouse)")
     args = parser.parse_args(argv)
     from tools.browser_audit import pages_of
 
     pages = args.pages or pages_of(args.site) + ["search.html"]
+    if args.bytes:
+        print("| page | first visit (+ Vega when scrolled to) | budget |\n| --- | --- | --- |")
+        for page_name, n in first_load_bytes(args.site.resolve(), pages).items():
+            budget = byte_budget(page_name)
+            print(f"| {page_name} | {n / KB:,.0f} KB | {budget / KB:,.0f} KB{_mark(n <= budget)} |")
+        return 0
     profiles = ["mobile", "desktop"] if args.profile == "both" else [args.profile]
     start = time.perf_counter()
     print(f"Lighthouse 12.2.3, {site_harness.chromium_path()}, {os.cpu_count()} cores, "

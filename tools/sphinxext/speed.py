@@ -5,6 +5,9 @@
   ``<svg>`` after the page has loaded. Here each icon becomes that same ``<svg>``
   at build time, its path read from the theme's own copy of Font Awesome (Free,
   CC BY 4.0 icons), and _templates/layout.html no longer loads the script.
+* **The theme's icon font cut to what its stylesheets draw.** A few icons are drawn
+  by the stylesheets as text in Font Awesome's solid font (156 KB, fetched by every
+  page): the font is cut (fontTools) to those glyphs.
 * **Images with their size, loaded when needed.** Every ``<img>`` of a page gets
   ``width`` and ``height`` (read from the image file; the stylesheet keeps
   ``height: auto`` so the ratio holds at any width): the browser reserves its box
@@ -101,6 +104,43 @@ def inline_icons(text: str) -> str:
     return _ICON.sub(_svg, text)
 
 
+def icon_font_codepoints(static: Path) -> set[int]:
+    """The Font Awesome glyphs the site's stylesheets still draw as text (``::before``).
+
+    The theme draws a few icons with Font Awesome's solid web font in CSS (the sidebar's
+    chevrons, admonition and external-link marks). Font Awesome's own class list
+    (``.fa-NAME:before{content:...}``) is left out: it served ``<i>`` icons, which are
+    inline SVG now.
+    """
+    found: set[int] = set()
+    for css in static.rglob("*.css"):
+        text = css.read_text(encoding="utf-8", errors="ignore")
+        text = re.sub(r'(?:\.fa-[a-z0-9-]+:{1,2}(?:before|after),?)+\{content:"[^"]*"\}', "", text)
+        for m in re.finditer(r'\\(f[0-9a-fA-F]{3})\b|([\uf000-\uf8ff])', text):
+            found.add(int(m.group(1), 16) if m.group(1) else ord(m.group(2)))
+    return found
+
+
+def subset_icon_font(outdir: Path) -> None:
+    """Replace the theme's 156 KB solid icon font by the glyphs the stylesheets use."""
+    from fontTools import subset
+
+    font_path = outdir / "_static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2"
+    if not font_path.is_file():
+        return
+    original = fontawesome_js().parent.parent / "vendor" / "fontawesome" / "webfonts" / font_path.name
+    source = original if original.is_file() else font_path
+    codepoints = icon_font_codepoints(outdir / "_static")
+    options = subset.Options()
+    options.flavor = "woff2"
+    options.layout_features = ["*"]
+    font = subset.load_font(str(source), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=codepoints)
+    subsetter.subset(font)
+    subset.save_font(font, str(font_path), options)
+
+
 # --- images -----------------------------------------------------------------------------
 
 def image_size(path: Path) -> tuple[int, int] | None:
@@ -192,6 +232,7 @@ def _finished(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     out = Path(app.outdir)
+    subset_icon_font(out)
     for page in out.rglob("*.html"):
         if not page.relative_to(out).as_posix().startswith(SKIP):
             rewrite(page)
