@@ -113,12 +113,6 @@ class PageReport:
 
 # Formulas are rendered when the book is built (KaTeX); this waits for the fonts.
 WAIT_FOR_MATH = """async () => {
-  // every section laid out as when the reader scrolls to it (the book's stylesheet lets the
-  // browser skip sections far from the screen: content-visibility), so that layout, colours
-  // and contrast are measured on what the reader sees
-  const all = document.createElement('style');
-  all.textContent = '.bd-article section { content-visibility: visible !important; }';
-  document.head.appendChild(all);
   // every <img> loads now (lazy ones too), so sizes and weight are complete
   const imgs = Array.from(document.images);
   imgs.forEach(i => { i.loading = 'eager'; });
