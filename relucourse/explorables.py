@@ -9,15 +9,26 @@ is no hand-written JavaScript: the page calls vega-embed with the spec.
 
 Where it shows:
 
-* In the book's HTML, the cell's output is a ``text/html`` block that loads
+The display object returns one bundle wherever it is shown, whatever the
+environment (nothing here reads an environment variable):
+
+* ``text/html``: a block with the static figure (a PNG inside the page), a text
+  description for everyone (screen readers included), the Vega-Lite spec as
+  JSON and no script. The book picks this (``nb_mime_priority_overrides`` in
+  _config.yml); on the book's pages a small script of the site
+  (``_static/relucourse-vega/loader.js``, added by tools/sphinxext/vega.py) loads
   Vega, Vega-Lite and vega-embed from the site's own ``_static/relucourse-vega``
-  folder (copied there by the book's Sphinx extension tools/sphinxext/vega.py,
-  from the ``django-js-lib-vega-embed`` package on PyPI), never from a CDN.
-  The block also holds a static PNG, shown when printing or without
-  JavaScript, and a text description for everyone, screen readers included.
-* In JupyterLab and Colab (outside the book build) the same object shows as an
-  Altair chart through the notebook's own Vega renderer.
-* In the PDF (LaTeX) the PNG is used.
+  (copied from the ``django-js-lib-vega-embed`` package on PyPI, never a CDN)
+  only when the reader comes near the figure, and draws the interactive chart
+  in place of the static one. In JupyterLab, Colab or an nbconvert export the
+  same block shows the static figure with a note saying how to get the
+  interactive one: nothing is fetched from the internet, so it works offline.
+* ``image/png`` and ``text/plain``: the static figure and the description.
+
+In JupyterLab, :meth:`Explorable.interactive` returns the chart alone as a
+Vega-Lite spec (``application/vnd.vegalite.v5+json``), which JupyterLab draws
+with its own Vega, offline. (It is not in the bundle above: JupyterLab prefers
+``text/html`` to it, and the book would have to skip it.)
 
 >>> e = signal_through_depth(weight_vars=(1.0, 2.0), depth=3, width=16)
 >>> sorted(e.spec()["params"][0]["bind"])
@@ -31,7 +42,6 @@ import html
 import io
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,14 +49,13 @@ from typing import Callable, Sequence
 import altair as alt
 import numpy as np
 
+from . import style
+
 __all__ = [
     "Explorable", "activation_explorer", "relu_fit", "dying_relu_vs_lr",
-    "signal_through_depth", "ACTIVATION_STATES", "setup",
+    "signal_through_depth", "ACTIVATION_STATES", "VegaLite", "VEGALITE_MIME",
 ]
 
-#: Environment variable set by the Sphinx extension: cells executed by the
-#: book build emit the book's HTML (scripts from ``_static``), not Altair's.
-BOOK_BUILD_ENV = "RELUCOURSE_BOOK_BUILD"
 #: Folder under the site's ``_static`` that holds the three scripts.
 STATIC_DIR = "relucourse-vega"
 #: Files copied into ``_static/relucourse-vega``: our name -> the package's name.
@@ -59,8 +68,14 @@ VEGA_FILES = {
 #: by tests), no export menu (its editor link would leave the offline site).
 EMBED_OPTIONS = {"renderer": "svg", "actions": False}
 
-# Okabe-Ito colours, as in relucourse.style (colour-blind safe).
-_BLUE, _ORANGE, _GREEN, _GREY = "#0072B2", "#E69F00", "#009E73", "#777777"
+#: The mime type of a Vega-Lite 5 spec (JupyterLab, nteract and VS Code draw it).
+VEGALITE_MIME = "application/vnd.vegalite.v5+json"
+
+# The book's palette (relucourse.style): an activation has its colour everywhere;
+# series that are not activations (weight scales, layers) take the palette in order.
+_C = style.COLORS
+_BLUE, _ORANGE, _GREEN = style.PALETTE[0], style.PALETTE[1], style.PALETTE[2]
+_GREY = _C["linear"]
 # px per panel of the stacked (vconcat) charts, which cannot follow their
 # container's width in Vega-Lite 5: with the axes they fit a 390 px phone.
 # Single-panel charts use the column's width ("container").
@@ -89,11 +104,15 @@ _CSS = """
 .relucourse-explorable .vega-bind-radio label { margin-right: .9em;
   white-space: nowrap; }
 .relucourse-explorable .vega-bind-radio input { margin: 0 .3em 0 .5em; }
+.relucourse-explorable .relucourse-fallback { margin: 0; }
 .relucourse-explorable .relucourse-fallback img { max-width: 100%;
   height: auto; background: #fff; }
-.relucourse-explorable:has(.relucourse-vega svg) .relucourse-fallback {
+.relucourse-explorable:has(.relucourse-vega svg) .relucourse-fallback,
+.relucourse-explorable:has(.relucourse-vega svg) .relucourse-note {
   display: none; }
+.relucourse-explorable .relucourse-note { font-size: .9em; }
 @media print {
+  .relucourse-explorable .relucourse-note { display: none; }
   .relucourse-explorable .relucourse-vega,
   .relucourse-explorable .relucourse-vega.vega-embed { display: none !important; }
   .relucourse-explorable .relucourse-fallback { display: block !important; }
@@ -129,44 +148,80 @@ class Explorable:
         return spec
 
     def to_html(self) -> str:
-        """The block the book shows: chart, controls, fallback and description."""
+        """The block the book shows: static figure, note, description and spec; no script.
+
+        The book's loader (``_static/relucourse-vega/loader.js``) draws the chart into
+        ``#vis-NAME`` from ``#spec-NAME`` when the reader comes near it; the static
+        figure stays for print, for readers without JavaScript and in notebooks.
+        """
         spec = json.dumps(self.spec(), separators=(",", ":"), allow_nan=False)
         spec = spec.replace("</", "<\\/")          # cannot close the script
         png = base64.b64encode(self.fallback).decode("ascii")
+        width, height = _png_size(self.fallback)
         n = html.escape(self.name)
-        opts = json.dumps(EMBED_OPTIONS)
+        opts = html.escape(json.dumps(EMBED_OPTIONS), quote=True)
         return (
-            f'<div class="relucourse-explorable" id="explorable-{n}">'
+            f'<div class="relucourse-explorable" id="explorable-{n}" data-embed="{opts}">'
             f"<style>{_CSS}</style>"
-            f'<div class="relucourse-vega" id="vis-{n}" role="group" '
-            f'aria-label="Interactive figure; description below" '
-            f'aria-describedby="desc-{n}"></div>'
             f'<figure class="relucourse-fallback"><img alt="{html.escape(self.alt)}" '
+            f'width="{width}" height="{height}" '
             f'src="data:image/png;base64,{png}"><figcaption>Static version (the '
             f'interactive figure needs a browser): {html.escape(self.alt)}'
             f"</figcaption></figure>"
+            f'<div class="relucourse-vega" id="vis-{n}" role="group" '
+            f'aria-label="Interactive figure; description below" '
+            f'aria-describedby="desc-{n}"></div>'
+            f'<p class="relucourse-note">This is the static figure. The interactive '
+            f"one is drawn in the book's web pages; in JupyterLab, "
+            f"<code>{_NOTEBOOK_HINT.get(self.name, 'explorable')}.interactive()</code> "
+            f"draws it with JupyterLab's own Vega (offline).</p>"
             f'<p class="relucourse-description" id="desc-{n}">'
             f"{html.escape(self.description)}</p>"
-            f'<script type="application/json" id="spec-{n}">{spec}</script>'
-            # embed once the page is laid out, so "container" widths are right
-            f"<script>window.addEventListener('load', () => vegaEmbed("
-            f"'#vis-{n}', JSON.parse(document.getElementById('spec-{n}')"
-            f".textContent), {opts}).catch(console.error));</script></div>"
+            f'<script type="application/json" class="relucourse-spec" id="spec-{n}">'
+            f"{spec}</script></div>"
         )
 
+    def interactive(self) -> "VegaLite":
+        """The chart alone, as a Vega-Lite spec that JupyterLab draws with its own Vega.
+
+        Returns:
+            An object whose only rich output is ``application/vnd.vegalite.v5+json``.
+        """
+        return VegaLite(self.spec(), self.description)
+
     def _repr_mimebundle_(self, include=None, exclude=None):
+        """One bundle everywhere: the book's block, the PNG and the description."""
         png = base64.b64encode(self.fallback).decode("ascii")
-        if os.environ.get(BOOK_BUILD_ENV):
-            return {"text/html": self.to_html(), "image/png": png,
-                    "text/plain": self.description}
-        # a notebook: Altair's active renderer (JupyterLab, Colab, VS Code);
-        # alt.renderers.enable("mimetype") uses JupyterLab's own Vega, offline
-        bundle = self.chart._repr_mimebundle_(include, exclude)
-        if isinstance(bundle, tuple):
-            bundle = bundle[0]
-        bundle = dict(bundle)
-        bundle["text/plain"] = self.description
-        return bundle
+        return {"text/html": self.to_html(), "image/png": png, "text/plain": self.description}
+
+
+@dataclass
+class VegaLite:
+    """A Vega-Lite spec shown by the notebook's own renderer (JupyterLab's Vega)."""
+
+    spec: dict
+    description: str = ""
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {VEGALITE_MIME: self.spec, "text/plain": self.description}
+
+
+#: The call a chapter makes for each explorable, for the note in notebooks.
+_NOTEBOOK_HINT = {
+    "activation-explorer": "explorables.activation_explorer()",
+    "relu-fit": "explorables.relu_fit(...)",
+    "dying-relu-vs-lr": "explorables.dying_relu_vs_lr()",
+    "signal-through-depth": "explorables.signal_through_depth()",
+}
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of a PNG (its IHDR chunk)."""
+    import struct
+
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("the fallback figure must be a PNG")
+    return struct.unpack(">II", png[16:24])
 
 
 def _png(fig) -> bytes:
@@ -402,7 +457,8 @@ def _activation_fallback(x, z) -> bytes:
              ("LeakyReLU 0.1", lambda v: A.leaky_relu(v, 0.1),
               lambda v: A.leaky_relu_grad(v, 0.1)),
              ("GELU", A.gelu, A.gelu_grad), ("SiLU", A.silu, A.silu_grad)],
-            [_BLUE, _ORANGE, _GREEN, "#CC79A7"], ["-", "--", "-.", ":"]):
+            [_C["relu"], _C["leaky_relu"], _C["gelu"], _C["silu"]],
+            [style.LINESTYLES[k] for k in ("relu", "leaky_relu", "gelu", "silu")]):
         axes[0].plot(x, f(x), color=c, linestyle=ls, label=label)
         axes[1].plot(x, g(x), color=c, linestyle=ls, label=label)
     axes[0].set(xlabel="x", ylabel="f(x)", title="function")
@@ -554,7 +610,7 @@ def signal_through_depth(*, weight_vars: Sequence[float] = tuple(
               scale=alt.Scale(type="log", domain=[1e-4, 1e4], clamp=True))
     color = alt.Color("act:N", title=None, legend=alt.Legend(orient="bottom"),
                       scale=alt.Scale(domain=["ReLU", "tanh", "ReLU, He (c = 2)"],
-                                      range=[_BLUE, _ORANGE, _GREY]))
+                                      range=[_C["relu"], _C["tanh"], _GREY]))
     dash = alt.StrokeDash("act:N", legend=alt.Legend(orient="bottom"),
                           scale=alt.Scale(domain=["ReLU", "tanh", "ReLU, He (c = 2)"],
                                           range=[[1, 0], [6, 3], [2, 2]]))

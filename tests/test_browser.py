@@ -13,6 +13,7 @@ Another build: BOOK_HTML=/tmp/mybook/_build/html pytest tests/test_browser.py
 from __future__ import annotations
 
 import asyncio
+import html.parser
 import os
 import re
 import resource
@@ -145,3 +146,188 @@ def test_page_weight(reports, capsys):
             parts = ", ".join(f"{k} {v / 1024:.0f}K" for k, v in sorted(r.weight_parts.items()))
             print(f"  {r.name}: {r.weight / 1024:.0f}K ({parts})")
     assert all(r.weight > 0 for r in reports if not r.errors)
+
+
+# --- page speed (issue 19): what does not vary with the machine's load -----------------------
+# The timings (Lighthouse) are a benchmark, not a test: python -m tools bench.
+
+KB = 1024
+#: A page with figures or explorables may bring 1 MB on first load, any other page 400 KB
+#: (gzip-compressed, as GitHub Pages serves the site; the explorables' Vega counted).
+BUDGET_WITH_FIGURES, BUDGET_PLAIN = 1000 * KB, 400 * KB
+FORBIDDEN_SCRIPTS = re.compile(r"mathjax|tex-chtml|tex-svg|katex(\.min)?\.js|auto-render|fontawesome",
+                               re.I)
+
+
+def _built_pages() -> list[tuple[Path, str]]:
+    return [(site, rel) for site, _ in _sites() for rel in ba.pages_of(site) + ["search.html"]]
+
+
+def test_bytes_per_page_within_budget(reports):
+    over = []
+    for r in reports:
+        if r.page.startswith("search.html") or r.errors:
+            continue
+        text = (Path(r.site) / r.page).read_text(encoding="utf-8")
+        figures = "<img" in text.split('<article class="bd-article"', 1)[-1] or "relucourse-explorable" in text
+        budget = BUDGET_WITH_FIGURES if figures else BUDGET_PLAIN
+        vega = r.weight_parts.get("vega", 0)
+        total = r.first_load + vega
+        if total > budget:
+            over.append(f"{r.name}: {total / KB:.0f} KB (first load {r.first_load / KB:.0f} KB "
+                        f"{r.first_load_parts}, Vega {vega / KB:.0f} KB) > {budget / KB:.0f} KB")
+    assert not over, "pages over their byte budget:\n" + "\n".join(over)
+
+
+def test_no_math_typesetting_or_icon_font_script(reports):
+    """Formulas arrive rendered and icons as inline SVG: no page loads a script for either."""
+    bad = [f"{r.name}: {src}" for r in reports for src in r.scripts if FORBIDDEN_SCRIPTS.search(src)]
+    for site, rel in _built_pages():
+        text = (site / rel).read_text(encoding="utf-8")
+        bad += [f"{rel}: <script src={src}>" for src in re.findall(r'<script[^>]*\ssrc="([^"]+)"', text)
+                if FORBIDDEN_SCRIPTS.search(src)]
+        if '<i class="fa' in text:
+            bad.append(f"{rel}: a Font Awesome <i> icon left for a script to draw")
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_images_below_the_fold_are_lazy_with_their_size(reports):
+    _fail_on(reports, "lazy_problems", "images without size, or not lazy below the fold")
+
+
+class _Formulas(html.parser.HTMLParser):
+    """The TeX that KaTeX rendered, formula by formula, and the text outside formulas."""
+
+    SKIP = {"script", "style", "pre", "code", "textarea", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool, bool]] = []   # (tag, opens a formula, skipped)
+        self.formulas: list[list[str]] = []             # per span.math/div.math: its annotations
+        self.annotation: list[str] | None = None
+        self.outside: list[str] = []
+
+    def _in(self, which: int) -> bool:
+        return any(entry[which] for entry in self.stack)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        formula = tag in ("span", "div") and "math" in classes and not self._in(1)
+        if formula:
+            self.formulas.append([])
+        skipped = tag in self.SKIP or "katex" in classes
+        if tag == "annotation" and a.get("encoding") == "application/x-tex":
+            self.annotation = []
+        if tag not in ("br", "img", "input", "meta", "link", "hr", "wbr", "source", "col"):
+            self.stack.append((tag, formula, skipped))
+
+    def handle_endtag(self, tag):
+        if tag == "annotation" and self.annotation is not None:
+            if self.formulas:
+                self.formulas[-1].append("".join(self.annotation))
+            self.annotation = None
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data):
+        if self.annotation is not None:
+            self.annotation.append(data)
+        elif not self._in(2) and not self._in(1):
+            self.outside.append(data)
+
+
+def _doctree_math(site: Path, rel: str) -> list[str] | None:
+    """The TeX of every formula of a page, from Sphinx's doctree of its source (None: none)."""
+    import pickle
+
+    from docutils import nodes
+
+    doctree = site.parent / ".doctrees" / (rel[:-len(".html")] + ".doctree")
+    if not doctree.is_file():
+        return None
+    with doctree.open("rb") as fh:
+        tree = pickle.load(fh)
+    return [n.astext() for n in tree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))]
+
+
+RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\begin\{|(?<![\w$])\$[^$\s][^$]*\\[a-zA-Z]+[^$]*\$")
+
+
+def test_every_formula_is_rendered_at_build_time():
+    """Each formula of each page's source is in the page, rendered by KaTeX, in order, with its
+    MathML (KaTeX keeps the TeX as an annotation); no TeX is left raw outside formulas."""
+    problems, checked = [], 0
+    norm = lambda tex: " ".join(tex.split())  # noqa: E731
+    for site, rel in _built_pages():
+        parser = _Formulas()
+        parser.feed((site / rel).read_text(encoding="utf-8"))
+        rendered = [f[0] if len(f) == 1 else None for f in parser.formulas]
+        not_rendered = sum(1 for f in parser.formulas if len(f) != 1)
+        if not_rendered:
+            problems.append(f"{rel}: {not_rendered} formulas without exactly one KaTeX rendering")
+        source = _doctree_math(site, rel)
+        if source is not None:
+            if [norm(t) for t in source] != [norm(t) if t else t for t in rendered]:
+                missing = [t for t in source if norm(t) not in {norm(r) for r in rendered if r}]
+                problems.append(f"{rel}: {len(source)} formulas in the source, {len(rendered)} rendered; "
+                                f"missing or different: {missing[:3]}")
+            checked += len(source)
+        raw = RAW_TEX.findall(" ".join(parser.outside))
+        if raw:
+            problems.append(f"{rel}: TeX left raw: {raw[:3]}")
+    assert checked > 200, f"only {checked} formulas compared: are the doctrees next to the site?"
+    assert not problems, "\n".join(problems)
+
+
+def test_ids_are_unique_and_every_form_can_be_submitted():
+    problems = []
+    for site, rel in _built_pages():
+        text = (site / rel).read_text(encoding="utf-8")
+        ids = re.findall(r'\sid="([^"]+)"', text)
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            problems.append(f"{rel}: duplicate ids {dupes[:5]}")
+        for form in re.findall(r"<form\b.*?</form>", text, re.S):
+            if not re.search(r'<button(?![^>]*type="(?:button|reset)")|<input[^>]*type="submit"', form):
+                problems.append(f"{rel}: a form without a submit button: {form[:80]!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_tex_that_katex_cannot_render_stops_the_build():
+    """The build's renderer: HTML with MathML for amsmath environments; unknown TeX raises,
+    and the book's wrapper names the page, the line and the formula."""
+    from docutils import nodes
+    from sphinx.errors import ExtensionError
+
+    from tools.sphinxext import math as book_math
+
+    katex = book_math._katex()
+    book_math._configure(None, type("Config", (), {})())
+    out = katex.render_latex(r"\begin{aligned} f(x) &= \max(0, x) \\ f'(x) &= [x > 0] \end{aligned}",
+                             {"displayMode": True})
+    assert "<math" in out and 'encoding="application/x-tex"' in out and "katex-html" in out
+    with pytest.raises(katex.KaTeXError):
+        katex.render_latex(r"\notacommand{x}")
+
+    node = nodes.math(r"\notacommand{x}", r"\notacommand{x}")
+    node.line = 7
+    builder = type("B", (), {"current_docname": "chapters/09_demo",
+                             "config": type("C", (), {"katex_prerender": True})()})()
+    translator = type("T", (), {"builder": builder, "body": [],
+                                "starttag": lambda self, *a, **k: "<span>"})()
+    visit = book_math._checked(katex.html_visit_math)
+    try:
+        with pytest.raises(ExtensionError, match=r"chapters/09_demo:7: KaTeX cannot render '\\\\notacommand"):
+            visit(translator, node)
+    finally:   # stop the Node.js renderer (here, not at exit) and close its pipes
+        import atexit
+
+        server, katex.KaTeXServer.katex_server = katex.KaTeXServer.katex_server, None
+        if server is not None:
+            atexit.unregister(katex.KaTeXServer.terminate)
+            server.terminate()
+            for pipe in (server.process.stdin, server.process.stdout):
+                pipe.close()

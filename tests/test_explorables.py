@@ -2,12 +2,15 @@
 
 The first part needs no browser: every explorable's Vega-Lite spec is valid
 (Altair validates it against the schema), its numbers are the package's own,
-bad arguments raise clear errors, and the display object emits the book's HTML
-in a book build and Altair's chart elsewhere.
+bad arguments raise clear errors, and the display object returns one bundle
+everywhere (the book's HTML block, the Vega-Lite spec, the PNG, the text), with
+nothing that needs the internet and nothing read from the environment.
 
 The second part opens the built book (``_build/html``, or the folder in
-BOOK_HTML) in Debian's Chromium, served on 127.0.0.1 with every other request
-blocked, and checks on each page with an explorable or a quiz: no console
+BOOK_HTML) in Debian's Chromium (the CHROMIUM setting), served on 127.0.0.1
+through tools/site.py with every other request blocked, and checks on each page
+with an explorable or a quiz: the static figure first and Vega fetched only when
+the reader scrolls near the explorable, then no console
 errors, scripts only from the site, every control reachable and operable with
 the keyboard and changing the figure, feedback appearing on a quiz answer,
 0 serious or critical axe violations in the explorables and quizzes, the
@@ -17,10 +20,7 @@ would without them. Build the book first (tools/book.py build).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import torch
 from relucourse import activations as A
 from relucourse import explorables as E
 from relucourse.gradients import second_moments
+from tools import site as site_harness
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
@@ -175,23 +176,63 @@ def test_bad_arguments_are_rejected(call, message):
         call()
 
 
-def test_display_in_the_book_and_in_a_notebook(depth_small, monkeypatch):
-    monkeypatch.delenv(E.BOOK_BUILD_ENV, raising=False)
+def test_one_bundle_everywhere_with_nothing_from_the_internet(depth_small, monkeypatch):
+    """The same bundle in the book and in a notebook; the book chooses by mime priority."""
+    for name in [k for k in os.environ if k.startswith("RELUCOURSE")]:
+        monkeypatch.delenv(name)
     bundle = depth_small._repr_mimebundle_()
-    # outside the book: whatever Altair's active renderer gives (JupyterLab, Colab)
-    altair_bundle = depth_small.chart._repr_mimebundle_()
-    altair_bundle = altair_bundle[0] if isinstance(altair_bundle, tuple) else altair_bundle
-    assert set(bundle) == set(altair_bundle) | {"text/plain"}
+    monkeypatch.setenv("RELUCOURSE_BOOK_BUILD", "1")          # the old switch: no effect
+    assert depth_small._repr_mimebundle_() == bundle
+    assert set(bundle) == {"text/html", "image/png", "text/plain"}
     assert bundle["text/plain"] == depth_small.description
-    monkeypatch.setenv(E.BOOK_BUILD_ENV, "1")
-    bundle = depth_small._repr_mimebundle_()
     page = bundle["text/html"]
     schema = depth_small.spec()["$schema"]             # an identifier, not fetched
-    assert "http" not in page.replace(schema, "")       # nothing else is a URL
-    assert "data:image/png;base64," in page                       # print fallback
-    assert depth_small.description in bundle["text/plain"]
+    assert "http" not in page.replace(schema, "")       # nothing is fetched from anywhere
+    assert "<script" not in page.replace('<script type="application/json"', "")  # no code
+    assert "data:image/png;base64," in page                       # the static figure
+    assert 'width="' in page and 'height="' in page               # its box is reserved
+    assert ".interactive()" in page                                # the note for notebooks
+    assert depth_small.description in page
     assert "</script" not in page.split('type="application/json"')[1].split(
         "</script>")[0][:-1]
+    # in JupyterLab: the chart alone, drawn by JupyterLab's own Vega (offline)
+    assert depth_small.interactive()._repr_mimebundle_() == {
+        E.VEGALITE_MIME: depth_small.spec(), "text/plain": depth_small.description}
+    # the book shows the HTML block (myst-nb's priority, set in _config.yml)
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert ["html", "text/html", 0] in cfg["sphinx"]["config"]["nb_mime_priority_overrides"]
+
+
+def test_no_module_of_the_package_reads_the_book_build_setting():
+    import relucourse
+
+    for path in Path(relucourse.__file__).parent.glob("*.py"):
+        assert "RELUCOURSE_BOOK_BUILD" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_fallback_colours_are_the_books(monkeypatch):
+    """Chapter 5's static figure draws each activation in its colour from relucourse.style."""
+    import matplotlib.pyplot as plt
+
+    from relucourse import style
+
+    drawn = {}
+    real = plt.Axes.plot
+
+    def spy(ax, *args, **kwargs):
+        if "label" in kwargs:
+            drawn[kwargs["label"]] = kwargs.get("color")
+        return real(ax, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Axes, "plot", spy)
+    E._activation_fallback(np.linspace(-4, 4, 9), np.zeros(3))
+    assert drawn == {"ReLU": style.COLORS["relu"], "LeakyReLU 0.1": style.COLORS["leaky_relu"],
+                     "GELU": style.COLORS["gelu"], "SiLU": style.COLORS["silu"]}
+    source = Path(E.__file__).read_text(encoding="utf-8")
+    palette = [c for c in style.PALETTE if c != "#000000"]
+    assert not [c for c in palette if c in source], "the palette is style's, not re-declared"
 
 
 def test_scripts_are_installed_and_small():
@@ -213,17 +254,10 @@ PAGES = {
 }
 # ch5: the activation to choose before a parameter's control can change the figure
 CONTEXT = {"slope": "LeakyReLU", "alpha": "ELU", "beta": "Swish", "approx": "GELU"}
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _site() -> Path:
     return Path(os.environ.get("BOOK_HTML", "").split(":")[0] or ROOT / "_build" / "html")
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -232,18 +266,15 @@ def browser_page():
     if not (site / "index.html").is_file():
         pytest.fail(f"no built book at {site}: build it with tools/book.py build "
                     "(or set BOOK_HTML)", pytrace=False)
-    if not Path("/usr/bin/chromium").exists():
-        pytest.fail("Debian's Chromium is needed: apt-get install chromium", pytrace=False)
+    problem = site_harness.chromium_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
     from playwright.sync_api import sync_playwright
 
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+    with site_harness.serve(site, gzip=True) as base, sync_playwright() as pw:
+        browser = site_harness.launch(pw)
 
-        def open_page(path, width=1280, dark=False):
+        def open_page(path, width=1280, dark=False, scroll=True):
             ctx = browser.new_context(viewport={"width": width, "height": 900},
                                       color_scheme="dark" if dark else "light")
             page = ctx.new_page()
@@ -275,14 +306,15 @@ def browser_page():
                     and log["errors"].append(f"{resp.status} {resp.url[len(base):]}"))
             page.goto(base + path, wait_until="load")
             page.wait_for_load_state("networkidle")
+            if scroll:    # the explorable draws when the reader comes near it
+                for i in range(page.locator(".relucourse-explorable").count()):
+                    page.locator(".relucourse-explorable").nth(i).scroll_into_view_if_needed()
             return ctx, page, log
 
         try:
             yield open_page
         finally:
             browser.close()
-            server.shutdown()
-            server.server_close()           # no unclosed socket left for a later test
 
 
 @pytest.fixture(scope="module")
@@ -323,6 +355,26 @@ def _changed(page, name, before, timeout=3000):
             return True
         page.wait_for_timeout(100)
     return False
+
+
+@pytest.mark.parametrize("path", sorted(PAGES))
+def test_static_figure_first_and_vega_only_near_it(browser_page, path):
+    """A first visit shows the static figure and fetches no Vega; scrolling near it does."""
+    name = PAGES[path]
+    ctx, page, log = browser_page(path, scroll=False)
+    try:
+        page.wait_for_timeout(300)
+        vega = lambda: [u for u in log["bytes"]  # noqa: E731 - the three scripts, not the loader
+                        if f"/{E.STATIC_DIR}/" in u and u.split("?")[0].endswith(tuple(E.VEGA_FILES))]
+        assert not vega(), f"Vega fetched before the reader came near: {vega()}"
+        assert page.locator(f"#explorable-{name} .relucourse-fallback img").is_visible()
+        assert page.locator(f"#explorable-{name} .relucourse-note").is_hidden()  # the book's CSS
+        page.locator(f"#explorable-{name}").scroll_into_view_if_needed()
+        page.locator(f"#vis-{name} svg").first.wait_for(timeout=15000)
+        assert len(vega()) == 3
+        assert page.locator(f"#explorable-{name} .relucourse-fallback").is_hidden()
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize("path", sorted(PAGES))

@@ -182,20 +182,13 @@ def test_reading_order_follows_the_table_of_contents():
     assert {d.part for d in docs if d.href.startswith("chapters/")} == {"Chapters"}
 
 
-def _serves_mathjax(site: Path) -> bool:
-    """Whether the built pages load MathJax from the site itself (not from a CDN)."""
-    text = (site / "chapters" / f"{CHAPTERS[0].stem}.html").read_text(encoding="utf-8")
-    sources = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', text, re.I)
-    return bool(sources) and not any(s.startswith(("http:", "https:", "//")) for s in sources)
-
-
 def test_pdf_of_the_whole_book_has_contents_and_one_bookmark_per_chapter(tmp_path):
-    """Prints the whole book (about a minute). Formulas must be typeset once MathJax comes
-    with the site; until then the guard against TeX in print is tested on its own below."""
+    """Prints the whole book (about a minute). Every formula was rendered when the book was
+    built (KaTeX); the printer refuses a page with a formula that was not (tested below)."""
     from pypdf import PdfReader
 
     site = _built_site()
-    out = pdf.build_pdf(site, tmp_path / "book.pdf", log=lambda *a: None, require_math=_serves_mathjax(site))
+    out = pdf.build_pdf(site, tmp_path / "book.pdf", log=lambda *a: None)
     reader = PdfReader(out)
     docs = pdf.reading_order(site)
     assert len(reader.pages) > 2 * len(docs)
@@ -223,8 +216,7 @@ def _tiny_site(folder: Path, body: str) -> Path:
     return folder
 
 
-def test_pdf_refuses_formulas_left_as_tex_and_content_wider_than_the_paper(tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf, "MATHJAX_TIMEOUT_MS", 200)
+def test_pdf_refuses_formulas_left_as_tex_and_content_wider_than_the_paper(tmp_path):
     site = _tiny_site(tmp_path / "math", r'<p><span class="math">\\(x^2\\)</span></p>')
     with pytest.raises(SystemExit, match="formulas not rendered"):
         pdf.build_pdf(site, tmp_path / "math.pdf", log=lambda *a: None)

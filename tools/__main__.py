@@ -18,6 +18,7 @@ COMMANDS = {
     "syllabus": ("syllabus", "print objectives, prerequisites and times of every chapter"),
     "pdf": ("pdf", "print the built book to one PDF"),
     "audit": ("browser_audit", "open every built page in Chromium and report problems"),
+    "bench": ("bench_pages", "Lighthouse page-speed table of the built book (mobile and desktop)"),
     "mutation": ("mutation", "mutation test of the exercise checks (prints the table)"),
     "try": ("try_page", "run one page's cells and print each cell's output"),
     "bench-health": ("bench_health", "time and peak memory of the health report vs a plain pass"),

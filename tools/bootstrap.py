@@ -5,7 +5,10 @@ Usage (from the repository root, with Python 3.11):
     python3.11 tools/bootstrap.py
 
 It is safe to run again: an existing .venv is reused and pip only installs what
-is missing. The browser tests (tests/test_browser.py) need Debian's Chromium: when
+is missing. The book's build also needs Node.js (KaTeX renders every formula when
+the book is built): ``npm ci`` installs the pinned npm packages of tools/package.json
+into tools/node_modules (KaTeX; without ``--omit=dev`` also Lighthouse, for the
+page-speed benchmark ``python -m tools bench``). The browser tests (tests/test_browser.py) need Debian's Chromium: when
 /usr/bin/chromium is missing it is installed with apt-get if this runs as root,
 and otherwise the command to install it is printed. It ends by printing where the
 built book's index.html is.
@@ -51,6 +54,22 @@ def ensure_chromium() -> None:
               f"    sudo sh -c '{CHROMIUM_INSTALL}'\n", flush=True)
 
 
+NODE_DIR = ROOT / "tools"
+
+
+def ensure_node_packages() -> None:
+    """``npm ci`` in tools/ when its packages are missing or older than the lock file."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("Node.js and npm are needed to build the book (KaTeX renders the formulas "
+                         "at build time): install Node.js 20 (Debian: apt-get install nodejs npm)")
+    marker = NODE_DIR / "node_modules" / ".package-lock.json"
+    lock = NODE_DIR / "package-lock.json"
+    if marker.is_file() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    run(npm, "ci", "--prefix", NODE_DIR, "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error")
+
+
 def main() -> int:
     if sys.version_info[:2] != (3, 11):
         print(f"warning: the course is pinned and tested on Python 3.11; this is {sys.version.split()[0]}",
@@ -61,6 +80,7 @@ def main() -> int:
         venv.EnvBuilder(with_pip=True).create(VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt")
     ensure_chromium()
+    ensure_node_packages()
     run(PY, "-m", "tools", "build")
     print(f"\nSet-up and build took {time.perf_counter() - start:.0f} s.")
     print(f"The book is at {ROOT / '_build' / 'html' / 'index.html'}")

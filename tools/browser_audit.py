@@ -4,8 +4,11 @@ Used by tests/test_browser.py (the checks) and runnable on its own to print a re
 
     .venv/bin/python -m tools audit [SITE_DIR ...]
 
-The site is served from a thread on 127.0.0.1; every request to any other host is
-aborted and recorded, as for a reader offline. Pages are checked at 1280 px; the
+The site is served from a thread on 127.0.0.1 with gzip, as GitHub Pages serves it, and
+opened in Debian's Chromium (both through tools/site.py); every request to any other
+host is aborted and recorded, as for a reader offline. Each page's bytes are counted
+twice: as first loaded (lazy images and the explorables' Vega not fetched yet) and
+once everything has been fetched. Pages are checked at 1280 px; the
 sidebar toggles at 390/768/1280/1920 px and the dark theme's colour contrast on one
 page per folder (chapters, exercises, back matter). One browser is shared; pages are
 audited a few at a time, each in a fresh browser context (so each is a first visit).
@@ -14,37 +17,25 @@ audited a few at a time, each in a fresh browser context (so each is a first vis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import html.parser
-import http.server
 import os
 import posixpath
-import shutil
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import site as site_harness
+from tools.site import LOOPBACK
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-INSTALL_HINT = (
-    "Debian's Chromium is needed for the browser tests and was not found at {path}. "
-    "Install it with `python3.11 tools/bootstrap.py` (as root it runs "
-    "`apt-get update && apt-get install -y chromium`), or run those two commands "
-    "yourself (with sudo if you are not root), or point the CHROMIUM environment "
-    "variable at a Chromium executable."
-)
-LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 WIDE = 1280                       # the window width of the layout checks
 NARROW = 390                      # a phone
 NAV_WIDTHS = (390, 768, 1280, 1920)
 CONCURRENCY = 3
 FIGURE_MIN_SCALE = 0.8
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 def site_dirs() -> list[Path]:
@@ -88,31 +79,6 @@ def ids_in(path: Path) -> frozenset[str]:
     return frozenset(parser.ids)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
-
-
-class Server:
-    """A static file server for ``site`` on 127.0.0.1, in a daemon thread."""
-
-    def __init__(self, site: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(site))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> "Server":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @dataclass
 class PageReport:
     site: str
@@ -130,6 +96,10 @@ class PageReport:
     small_figures: list[str] = field(default_factory=list)
     weight: int = 0
     weight_parts: dict[str, int] = field(default_factory=dict)
+    first_load: int = 0                    # bytes before lazy images and explorables load
+    first_load_parts: dict[str, int] = field(default_factory=dict)
+    scripts: list[str] = field(default_factory=list)      # every script URL the page loaded
+    lazy_problems: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)   # time spent per phase
     errors: list[str] = field(default_factory=list)   # the audit itself broke
 
@@ -141,9 +111,8 @@ class PageReport:
 
 # --- JavaScript run in the page -------------------------------------------------------
 
+# Formulas are rendered when the book is built (KaTeX); this waits for the fonts.
 WAIT_FOR_MATH = """async () => {
-  const mj = window.MathJax;
-  if (mj && mj.startup && mj.startup.promise) { await mj.startup.promise; }
   // every <img> loads now (lazy ones too), so sizes and weight are complete
   const imgs = Array.from(document.images);
   imgs.forEach(i => { i.loading = 'eager'; });
@@ -153,7 +122,7 @@ WAIT_FOR_MATH = """async () => {
 }"""
 
 UNRENDERED_MATH = """() => Array.from(document.querySelectorAll('span.math, div.math'))
-  .filter(el => !el.querySelector('mjx-container, .katex, svg, math'))
+  .filter(el => !el.querySelector('.katex'))
   .map(el => el.textContent.trim().slice(0, 80))"""
 
 MATH_COUNT = "() => document.querySelectorAll('span.math, div.math').length"
@@ -163,11 +132,8 @@ CLIPPED = """() => {
   const out = [];
   const seen = new Set();
   const texOf = el => {
-    try {
-      const items = MathJax.startup.document.getMathItemsWithin(el);
-      if (items.length) return items.map(i => i.math).join(' ');
-    } catch (e) {}
-    return el.textContent;
+    const tex = el.querySelector('annotation[encoding="application/x-tex"]');
+    return tex ? tex.textContent : el.textContent;
   };
   const visible = el => el.offsetParent !== null && el.clientWidth > 0;
   const check = (el, kind, text) => {
@@ -183,8 +149,8 @@ CLIPPED = """() => {
     .forEach(el => check(el, 'output', longest(el)));
   document.querySelectorAll('.bd-article div.highlight pre')
     .forEach(el => check(el, 'code block', longest(el)));
-  // MathJax's display container scrolls (overflow-x: auto) inside div.math (overflow hidden)
-  document.querySelectorAll('.bd-article mjx-container[display="true"], .bd-article div.math')
+  // KaTeX's display formula scrolls (overflow-x: auto on .katex-html) inside div.math
+  document.querySelectorAll('.bd-article .katex-display .katex-html, .bd-article div.math')
     .forEach(el => check(el, 'display equation', texOf(el)));
   document.querySelectorAll('.bd-article table')
     .forEach(el => { const box = el.closest('.pst-scrollable-table-container') || el.parentElement;
@@ -197,6 +163,25 @@ SMALL_FIGURES = """(minScale) => Array.from(document.querySelectorAll('.bd-artic
   .map(img => ({src: img.getAttribute('src'), shown: img.clientWidth, natural: img.naturalWidth}))
   .filter(f => f.shown < minScale * f.natural)"""
 
+# Images of the article: each has width and height; each below the first screen is lazy
+# (images inside the page, data: URIs, cost no request and are exempt).
+LAZY_IMAGES = """() => {
+  const out = [];
+  const fold = window.innerHeight;
+  document.querySelectorAll('.bd-article img').forEach(img => {
+    const src = (img.getAttribute('src') || '').slice(0, 70);
+    if (!img.hasAttribute('width') || !img.hasAttribute('height')) out.push(`no width/height: ${src}`);
+    const top = img.getBoundingClientRect().top + window.scrollY;
+    if (top > fold && img.getAttribute('loading') !== 'lazy' && !src.startsWith('data:'))
+      out.push(`below the fold (${Math.round(top)} px) but not lazy: ${src}`);
+  });
+  return out;
+}"""
+
+SCRIPTS = """() => [...document.scripts].filter(s => s.src).map(s => s.src)
+  .concat(performance.getEntriesByType('resource').filter(r => r.initiatorType === 'script')
+          .map(r => r.name))"""
+
 LINKS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"""
 
 WEIGHT = """() => {
@@ -206,7 +191,8 @@ WEIGHT = """() => {
   add('html', nav ? (nav.encodedBodySize || nav.transferSize) : document.documentElement.outerHTML.length);
   for (const r of performance.getEntriesByType('resource')) {
     const ext = (new URL(r.name).pathname.split('.').pop() || '').toLowerCase();
-    const kind = ['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico'].includes(ext) ? 'images'
+    const kind = r.name.includes('/relucourse-vega/') ? 'vega'
+               : ['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico'].includes(ext) ? 'images'
                : ext === 'js' ? 'scripts' : ext === 'css' ? 'css'
                : ['woff', 'woff2', 'ttf', 'otf'].includes(ext) ? 'fonts' : 'other';
     add(kind, r.encodedBodySize || r.transferSize);
@@ -239,13 +225,13 @@ VISIBLE_TOGGLE = """(which) => {
 # axe-core with its experimental rules too (label-content-name-mismatch is one of them).
 # Its CSS preload resolves @import against the page (a false 404), so it is off.
 # color-contrast is by far the slowest rule (thousands of highlighted code tokens and
-# MathJax glyphs): it runs on the whole page for one page per folder (the nav pages) and
+# KaTeX glyphs): it runs on the whole page for one page per folder (the nav pages) and
 # elsewhere on everything but code blocks and formulas, whose colours come from the theme.
 AXE_RUN = """(contrastEverywhere) => {
   const base = {resultTypes: ['violations'], preload: false};
   const rules = Object.fromEntries(axe.getRules(['experimental']).map(r => [r.ruleId, {enabled: true}]));
   rules['color-contrast'] = {enabled: false};
-  const where = contrastEverywhere ? document : {exclude: [['div.highlight'], ['mjx-container']]};
+  const where = contrastEverywhere ? document : {exclude: [['div.highlight'], ['.katex']]};
   // one run at a time: axe refuses to start while another run is going
   return axe.run(document, {...base, rules}).then(a =>
     axe.run(where, {...base, runOnly: {type: 'rule', values: ['color-contrast']}}).then(c =>
@@ -308,12 +294,27 @@ def _watch(page, report: PageReport, where: str) -> None:
     page.on("response", on_response)
 
 
-async def _open(browser, report, url, width, where, color_scheme="light"):
+async def _open(browser, report, url, width, where, color_scheme="light", first_load=False):
     context = await _new_context(browser, report, width, color_scheme)
     page = await context.new_page()
     _watch(page, report, where)
     await page.goto(url, wait_until="load", timeout=30_000)
+    if first_load:    # what a first visit fetches before the reader scrolls
+        with contextlib.suppress(Exception):
+            await page.wait_for_load_state("networkidle", timeout=5_000)
+        parts = await page.evaluate(WEIGHT)
+        report.first_load_parts = {k: int(v) for k, v in parts.items()}
+        report.first_load = sum(report.first_load_parts.values())
+        report.lazy_problems = await page.evaluate(LAZY_IMAGES)
     await page.evaluate(WAIT_FOR_MATH)
+    if first_load:    # the explorables draw when the reader comes near them
+        for box in await page.query_selector_all(".relucourse-explorable"):
+            await box.scroll_into_view_if_needed()
+        with contextlib.suppress(Exception):
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('.relucourse-explorable')]"
+                ".every(b => ['live', 'static'].includes(b.dataset.state))", timeout=20_000)
+        report.scripts = await page.evaluate(SCRIPTS)
     return context, page
 
 
@@ -422,7 +423,7 @@ async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, 
         clock = now
 
     try:
-        context, page = await _open(browser, report, url, WIDE, f"{WIDE}px")
+        context, page = await _open(browser, report, url, WIDE, f"{WIDE}px", first_load=True)
         lap("load")
         try:
             report.math_count = await page.evaluate(MATH_COUNT)
@@ -490,12 +491,10 @@ async def audit_sites(sites: list[tuple[Path, bool]], concurrency: int = CONCURR
 
     axe_script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
     reports: list[PageReport] = []
-    servers = [Server(site) for site, _ in sites]
-    for s in servers:
-        s.__enter__()
-    try:
+    with contextlib.ExitStack() as stack:
+        bases = [stack.enter_context(site_harness.serve(site, gzip=True)) for site, _ in sites]
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            browser = await site_harness.launch(pw)
             try:
                 gate = asyncio.Semaphore(concurrency)
 
@@ -504,33 +503,28 @@ async def audit_sites(sites: list[tuple[Path, bool]], concurrency: int = CONCURR
                         return await audit_page(browser, axe_script, site, base, rel, full, shots, nav)
 
                 jobs = []
-                for (site, full), server in zip(sites, servers):
+                for (site, full), base in zip(sites, bases):
                     pages = pages_of(site)
                     with_nav = nav_pages(pages)
-                    jobs += [one(site, server.url, rel, full, rel in with_nav) for rel in pages]
+                    jobs += [one(site, base, rel, full, rel in with_nav) for rel in pages]
                     if full:
-                        jobs.append(audit_search(browser, site, server.url))
+                        jobs.append(audit_search(browser, site, base))
                 reports = list(await asyncio.gather(*jobs))
             finally:
                 await browser.close()
-    finally:
-        for s in servers:
-            s.__exit__(None, None, None)
     return reports
 
 
 def chromium_problem() -> str | None:
     """None when Chromium can be launched, else a message that says how to install it."""
-    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).is_file():
-        return INSTALL_HINT.format(path=CHROMIUM)
-    return None
+    return site_harness.chromium_problem()
 
 
 def summary(reports: list[PageReport]) -> str:
-    lines = [f"{'page':52} {'axe s/c':>7} {'console':>7} {'clipped':>7} {'weight':>9}"]
+    lines = [f"{'page':52} {'axe s/c':>7} {'console':>7} {'clipped':>7} {'first':>7} {'weight':>9}"]
     for r in reports:
         lines.append(f"{r.name:52} {r.axe_nodes:7d} {len(r.console_errors):7d} "
-                     f"{len(r.clipped):7d} {r.weight / 1024:8.0f}K")
+                     f"{len(r.clipped):7d} {r.first_load / 1024:6.0f}K {r.weight / 1024:8.0f}K")
     total = lambda f: sum(f(r) for r in reports)  # noqa: E731
     lines.append(f"{'TOTAL':52} {total(lambda r: r.axe_nodes):7d} "
                  f"{total(lambda r: len(r.console_errors)):7d} {total(lambda r: len(r.clipped)):7d} "
@@ -556,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in reports:
         problems = {k: getattr(r, k) for k in ("console_errors", "failed_requests", "external_requests",
                                                "unrendered_math", "axe", "clipped", "nav_problems",
+                                               "lazy_problems",
                                                "bad_links", "small_figures", "errors") if getattr(r, k)}
         if problems:
             print(f"\n== {r.name}  weight {r.weight / 1024:.0f}K {r.weight_parts}")

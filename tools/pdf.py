@@ -4,11 +4,13 @@
     .venv/bin/python tools/pdf.py --html DIR --output FILE.pdf
 
 Build the HTML first (the README's first command, or ``tools/book.py build``).
-This serves the built site on 127.0.0.1, opens every page in reading order (the
+This serves the built site on 127.0.0.1 and opens every page in reading order (the
 book's own "next" links, from the landing page to the last page) in Debian's
-Chromium through Playwright, with every request that does not go to 127.0.0.1
-blocked, waits until MathJax has typeset the page (and fails if any formula is
-left as TeX), and prints it with the book's print styles (``_static/print.css``).
+Chromium through Playwright (both through tools/site.py), with every request that
+does not go to 127.0.0.1 blocked. It waits for the fonts (KaTeX's among them: the
+formulas were rendered when the book was built) and for every image, lazy ones
+included, fails if any formula is not rendered, and prints the page with the book's
+print styles (``_static/print.css``).
 The pages are then joined with pypdf into one PDF with
 
 * a title and contents page (parts, pages and their sections, with page numbers
@@ -24,41 +26,32 @@ given with ``--chromium`` or the ``CHROMIUM`` environment variable.
 from __future__ import annotations
 
 import argparse
-import functools
 import html
-import http.server
 import io
-import os
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
+from tools import site as site_harness
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGE_FORMAT, MARGIN = "A4", {"top": "16mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}
 #: The printable width of an A4 page with these margins, in CSS pixels (96 per inch): the
 #: pages are laid out at this width to find anything wider than the paper.
 PRINT_WIDTH = round((210 - 16 - 16) / 25.4 * 96)
-MATHJAX_TIMEOUT_MS = 15000
 
-# Runs in the page: wait for MathJax, web fonts and images; count formulas left as TeX.
-SETTLE = """async (timeout) => {
-  const math = document.querySelectorAll('.math, span.math, div.math');
-  if (math.length) {
-    const t0 = Date.now();
-    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() - t0 < timeout)
-      await new Promise(r => setTimeout(r, 50));
-    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-  }
-  await document.fonts.ready;
-  await Promise.all([...document.images].map(img => img.complete ? null :
+# Runs in the page: load every image (lazy ones too) and the web fonts; count formulas
+# that were not rendered at build time (a span.math or div.math without KaTeX's output).
+SETTLE = """async () => {
+  const imgs = [...document.images];
+  imgs.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(imgs.map(img => img.complete ? null :
     new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); })));
+  await document.fonts.ready;
   const raw = [...document.querySelectorAll('span.math, div.math')]
-    .filter(el => !el.querySelector('mjx-container, .katex, svg')).length;
+    .filter(el => !el.querySelector('.katex')).length;
   // Anything in the article wider than the paper (laid out at the printable width): boxes
   // whose content overflows them or the page; formulas reaching past the page's edge.
   const right = document.documentElement.clientWidth + 1;
@@ -68,7 +61,7 @@ SETTLE = """async (timeout) => {
                                               'main table, main img, main figure')]
     .filter(el => el.getClientRects().length &&
                   (el.getBoundingClientRect().right > right || el.scrollWidth > el.clientWidth + 1));
-  const formulas = [...document.querySelectorAll('main mjx-container > mjx-math, main div.math')]
+  const formulas = [...document.querySelectorAll('main .katex-display > .katex, main div.math')]
     .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > right);
   const wide = boxes.concat(formulas).map(label);
   return {raw, wide};
@@ -103,19 +96,6 @@ class Doc:
     sections: list[tuple[int, str, int]] = field(default_factory=list)  # (level, title, page in doc)
     headings: list[tuple[int, str]] = field(default_factory=list)        # (level, text) as printed
     anchors: dict[str, int] = field(default_factory=dict)                # element id -> heading index
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no request log on stderr
-        pass
-
-
-def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Serve ``folder`` on a free port of 127.0.0.1; return the server and its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def _link(text: str, rel: str) -> str | None:
@@ -168,21 +148,13 @@ def _parts(page: Path) -> dict[str, str]:
     return parts
 
 
-def _chromium(path: str | None) -> str:
-    exe = path or os.environ.get("CHROMIUM") or "/usr/bin/chromium"
-    if not Path(exe).exists():
-        raise SystemExit(f"Chromium not found at {exe}: install Debian's package "
-                         "(sudo apt-get install chromium) or pass --chromium PATH")
-    return exe
-
-
-def print_pages(docs: list[Doc], base: str, chromium: str, log=print, require_math: bool = True) -> None:
+def print_pages(docs: list[Doc], base: str, chromium: str | None = None, log=print) -> None:
     """Print every page to its own PDF (Chromium, print media, light theme, offline)."""
     from playwright.sync_api import sync_playwright
 
     host = urlparse(base).netloc
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
+        browser = site_harness.launch(pw, chromium)
         context = browser.new_context(color_scheme="light", viewport={"width": PRINT_WIDTH, "height": 1000})
         context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).netloc == host
                       else route.abort())
@@ -194,10 +166,10 @@ def print_pages(docs: list[Doc], base: str, chromium: str, log=print, require_ma
         for doc in docs:
             t0 = time.perf_counter()
             page.goto(base + doc.href, wait_until="load")
-            found = page.evaluate(SETTLE, MATHJAX_TIMEOUT_MS if require_math else 0)
-            if found["raw"] and require_math:
-                problems.append(f"{doc.href}: {found['raw']} formulas not rendered (MathJax did not load "
-                                "offline: is it served from _static?)")
+            found = page.evaluate(SETTLE)
+            if found["raw"]:
+                problems.append(f"{doc.href}: {found['raw']} formulas not rendered (the book renders them "
+                                "when it is built: tools/sphinxext/math.py)")
             problems += [f"{doc.href}: wider than the paper: {what}" for what in found["wide"]]
             found = page.evaluate(HEADINGS)
             doc.headings = [tuple(h) for h in found["headings"]]
@@ -209,7 +181,7 @@ def print_pages(docs: list[Doc], base: str, chromium: str, log=print, require_ma
         raise SystemExit("the book does not print well:\n  " + "\n  ".join(problems))
 
 
-def _footers(labels: list[str], chromium: str) -> bytes:
+def _footers(labels: list[str], chromium: str | None) -> bytes:
     """One blank page per label with that label as a footer (overlaid on the printed pages)."""
     from playwright.sync_api import sync_playwright
 
@@ -219,7 +191,7 @@ def _footers(labels: list[str], chromium: str) -> bytes:
            " overflow: hidden } .f { position: absolute; bottom: 7mm; left: 16mm; right: 16mm;"
            " font: 8pt sans-serif; color: #555; text-align: center }</style>" + pages)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
+        browser = site_harness.launch(pw, chromium)
         page = browser.new_page()
         page.set_content(doc)
         out = page.pdf(format=PAGE_FORMAT, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"},
@@ -279,21 +251,22 @@ def contents_html(title: str, docs: list[Doc], base: str, offset: int) -> str:
             f"<h1>{html.escape(title)}</h1><div class=sub>Contents</div>" + "".join(rows))
 
 
-def build_pdf(site: Path, output: Path, chromium: str | None = None, log=print,
-              require_math: bool = True) -> Path:
+def build_pdf(site: Path, output: Path, chromium: str | None = None, log=print) -> Path:
     """Print the book built in ``site`` to ``output``; return ``output``."""
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import ArrayObject, NameObject, NullObject, NumberObject
 
-    exe = _chromium(chromium)
+    problem = site_harness.chromium_problem(chromium)
+    if problem:
+        raise SystemExit(problem)
+    exe = site_harness.chromium_path(chromium)
     docs = reading_order(site)
     book_title = _book_title(site)
     short_title = book_title.split(":")[0]
-    server, base = serve(site)
-    try:
+    with site_harness.serve(site) as base:
         log(f"printing {len(docs)} pages of {site} with {exe}")
-        print_pages(docs, base, exe, log, require_math)
+        print_pages(docs, base, exe, log)
         readers, page = [], 0
         for doc in docs:
             reader = PdfReader(io.BytesIO(doc.pdf))
@@ -303,7 +276,7 @@ def build_pdf(site: Path, output: Path, chromium: str | None = None, log=print,
             page += doc.n_pages
         # The contents page(s): print once to count them, then again with the final numbers.
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS, headless=True)
+            browser = site_harness.launch(pw, exe)
             tab = browser.new_page()
             n_front = 0
             for _ in range(3):
@@ -314,9 +287,6 @@ def build_pdf(site: Path, output: Path, chromium: str | None = None, log=print,
                     break
                 n_front = n
             browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     for doc in docs:
         doc.first_page += n_front
 

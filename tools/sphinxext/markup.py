@@ -8,6 +8,9 @@ They hold without JavaScript too:
   ``doc-biblioentry``, which a list may not contain);
 * "Show code cell source" toggles are named by what they show (their aria-label
   "Toggle hidden content" did not contain the visible text);
+* the content of each exercise and solution box is a section with a class instead of
+  the same ``id`` on every box (sphinx-exercise gave them all ``exercise-content`` or
+  ``solution-content``; an id must be unique in a page);
 * a table whose top-left header cell is empty has row headings in its first
   column: those cells become ``<th scope="row">`` (each data cell then has a header).
 """
@@ -18,6 +21,7 @@ import re
 
 _BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"')
 _TOGGLE_LABEL = '<summary aria-label="Toggle hidden content">'
+_BOX_CONTENT = re.compile(r'<section id="(exercise|solution)-content">')
 _TABLE = re.compile(r"<table\b.*?</table>", re.S)
 _EMPTY_CORNER = re.compile(r'<thead>\s*<tr[^>]*>\s*<th class="head"[^>]*>(<p></p>)?</th>')
 _FIRST_CELL = re.compile(r'(<tr class="row-(?:odd|even)">\s*)<td>(.*?)</td>', re.S)
@@ -47,6 +51,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     if body:
         body = _BIBLIOENTRY.sub(r'\1 role="listitem"', body)
         body = body.replace(_TOGGLE_LABEL, "<summary>")
+        body = _BOX_CONTENT.sub(r'<section class="\1-content">', body)
         body = _TABLE.sub(_row_headings, body)
         context["body"] = body
 

@@ -1,0 +1,244 @@
+"""Page-speed fixes made on the written HTML, once the build has finished.
+
+* **Icons as inline SVG.** The theme draws its icons (``<i class="fa-solid
+  fa-bars">``) with Font Awesome's script, 1.5 MB that turns each ``<i>`` into an
+  ``<svg>`` after the page has loaded. Here each icon becomes that same ``<svg>``
+  at build time, its path read from the theme's own copy of Font Awesome (Free,
+  CC BY 4.0 icons), and _templates/layout.html no longer loads the script.
+* **The theme's icon font cut to what its stylesheets draw.** A few icons are drawn
+  by the stylesheets as text in Font Awesome's solid font (156 KB, fetched by every
+  page): the font is cut (fontTools) to those glyphs.
+* **Images with their size, loaded when needed.** Every ``<img>`` of a page gets
+  ``width`` and ``height`` (read from the image file; the stylesheet keeps
+  ``height: auto`` so the ratio holds at any width): the browser reserves its box
+  and nothing moves when it arrives. Images after the first screenful of the
+  article get ``loading="lazy"`` (fetched when the reader scrolls near them); the
+  first one, which can be the largest paint, loads at once.
+
+Pages are rewritten in place; the rewrite is idempotent (an incremental build
+rewrites what it wrote and leaves the rest as it is).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import struct
+from functools import lru_cache
+from pathlib import Path
+
+from sphinx.errors import ExtensionError
+
+#: Article text (characters of HTML) that fits, roughly, in the first screenful
+#: of a phone: an image starting later is lazy.
+FIRST_SCREEN_CHARS = 2500
+SKIP = ("_static/", "_sources/", "_images/", "_downloads/")
+
+_ICON = re.compile(r'<i class="([^"]*\b(fa-solid|fa-brands|fa-regular|fas|fab|far)\b[^"]*)"([^>]*)>\s*</i>')
+_IMG = re.compile(r"<img\b[^>]*>")
+_ATTR = re.compile(r'\s([a-zA-Z-]+)="([^"]*)"')
+_STYLES = {"fa-solid": "fas", "fa-brands": "fab", "fa-regular": "far", "fas": "fas", "fab": "fab",
+           "far": "far"}
+
+
+# --- icons ------------------------------------------------------------------------------
+
+def fontawesome_js() -> Path:
+    import pydata_sphinx_theme
+
+    return (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme"
+            / "static" / "scripts" / "fontawesome.js")
+
+
+@lru_cache(maxsize=None)
+def _icon_sets() -> dict[str, str]:
+    """Font Awesome's script cut into its style's icon tables: "fas"/"fab"/"far" -> text."""
+    text = fontawesome_js().read_text(encoding="utf-8")
+    sets, start = {}, 0
+    for m in re.finditer(r'\(function\(\)\{d\("(fa[bsr])",p\)', text):
+        sets[m.group(1)] = text[start:m.start()]
+        start = m.end()
+    if set(sets) != {"fas", "fab", "far"}:
+        raise ExtensionError(f"cannot read the icon tables of {fontawesome_js()} (found {sorted(sets)}); "
+                             "has the theme's Font Awesome changed?")
+    return sets
+
+
+@lru_cache(maxsize=None)
+def icon(style: str, name: str) -> tuple[int, int, str]:
+    """(width, height, SVG path) of one Font Awesome icon, from the theme's own script.
+
+    Raises:
+        ExtensionError: no such icon in that style.
+    """
+    table = _icon_sets()[_STYLES[style]]
+    m = None
+    key = rf'(?:"{re.escape(name)}"|(?<=[{{,]){re.escape(name)})'   # the minifier drops quotes
+    for m in re.finditer(key + r':\[(\d+),(\d+),\[[^\]]*\],"[0-9a-f]*","([^"]+)"\]', table):
+        pass                                    # the last definition wins, as in the script
+    if m is None:
+        raise ExtensionError(f"the theme's Font Awesome has no {style} icon {name!r}")
+    return int(m.group(1)), int(m.group(2)), m.group(3)
+
+
+def _svg(match: re.Match) -> str:
+    classes, style, rest = match.group(1).split(), match.group(2), match.group(3)
+    names = [c[3:] for c in classes if c.startswith("fa-") and c[3:] not in
+             ("solid", "brands", "regular", "lg", "xs", "sm", "xl", "fw", "2x", "3x")
+             and c not in _STYLES]
+    if len(names) != 1:
+        raise ExtensionError(f"cannot tell which icon {match.group(0)!r} is")
+    width, height, path = icon(style, names[0])
+    attrs = dict(_ATTR.findall(rest))
+    attrs.setdefault("aria-hidden", "true")
+    extra = "".join(f' {k}="{v}"' for k, v in attrs.items())
+    # Without the style classes (fa-solid, fab, ...): the theme's stylesheet gives those
+    # Font Awesome's web fonts, which the browser would then fetch for nothing.
+    kept = [c for c in classes if c not in _STYLES]
+    return (f'<svg class="{" ".join(kept)} svg-inline--fa" viewBox="0 0 {width} {height}"'
+            f' focusable="false"{extra}><path fill="currentColor" d="{path}"/></svg>')
+
+
+def inline_icons(text: str) -> str:
+    """Every Font Awesome ``<i>`` of a page as an inline ``<svg>``."""
+    return _ICON.sub(_svg, text)
+
+
+def icon_font_codepoints(static: Path) -> set[int]:
+    """The Font Awesome glyphs the site's stylesheets still draw as text (``::before``).
+
+    The theme draws a few icons with Font Awesome's solid web font in CSS (the sidebar's
+    chevrons, admonition and external-link marks). Font Awesome's own class list
+    (``.fa-NAME:before{content:...}``) is left out: it served ``<i>`` icons, which are
+    inline SVG now.
+    """
+    found: set[int] = set()
+    for css in static.rglob("*.css"):
+        text = css.read_text(encoding="utf-8", errors="ignore")
+        text = re.sub(r'(?:\.fa-[a-z0-9-]+:{1,2}(?:before|after),?)+\{content:"[^"]*"\}', "", text)
+        for m in re.finditer(r'\\(f[0-9a-fA-F]{3})\b|([\uf000-\uf8ff])', text):
+            found.add(int(m.group(1), 16) if m.group(1) else ord(m.group(2)))
+    return found
+
+
+def subset_icon_font(outdir: Path) -> None:
+    """Replace the theme's 156 KB solid icon font by the glyphs the stylesheets use."""
+    from fontTools import subset
+
+    font_path = outdir / "_static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2"
+    if not font_path.is_file():
+        return
+    original = fontawesome_js().parent.parent / "vendor" / "fontawesome" / "webfonts" / font_path.name
+    source = original if original.is_file() else font_path
+    codepoints = icon_font_codepoints(outdir / "_static")
+    options = subset.Options()
+    options.flavor = "woff2"
+    options.layout_features = ["*"]
+    font = subset.load_font(str(source), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=codepoints)
+    subsetter.subset(font)
+    subset.save_font(font, str(font_path), options)
+
+
+# --- images -----------------------------------------------------------------------------
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) in pixels of a PNG, GIF, JPEG or SVG file; None if unknown."""
+    try:
+        head = path.read_bytes()[:64 * 1024]
+    except OSError:
+        return None
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return struct.unpack(">II", head[16:24])
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return struct.unpack("<HH", head[6:10])
+    if head[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(head):
+            if head[i] != 0xFF:
+                return None
+            marker, length = head[i + 1], struct.unpack(">H", head[i + 2:i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                h, w = struct.unpack(">HH", head[i + 5:i + 9])
+                return w, h
+            i += 2 + length
+        return None
+    if path.suffix == ".svg":
+        m = re.search(rb'<svg\b[^>]*\bwidth="([\d.]+)(?:px|pt)?"[^>]*\bheight="([\d.]+)(?:px|pt)?"', head)
+        if m:
+            return round(float(m.group(1))), round(float(m.group(2)))
+    return None
+
+
+def size_images(text: str, page: Path) -> str:
+    """``width``/``height`` on every image of ``page``; ``loading="lazy"`` after the first screen."""
+    start = text.find('<article class="bd-article"')
+    end = text.find("</article>", start)
+
+    def fix(match: re.Match) -> str:
+        tag = match.group(0)
+        if not start <= match.start() < end:
+            # the theme's own (the launch menu's logos, hidden until the menu opens):
+            # sized by its CSS, fetched when shown
+            return tag if "loading=" in tag else tag.replace("<img ", '<img loading="lazy" ', 1)
+        attrs = dict(_ATTR.findall(tag))
+        add = {}
+        src = html.unescape(attrs.get("src", ""))
+        if ("width" not in attrs or "height" not in attrs) and src:
+            size = None
+            if src.startswith("data:image/png;base64,"):
+                import base64
+
+                head = base64.b64decode(src[22:22 + 44])
+                if head[:8] == b"\x89PNG\r\n\x1a\n":
+                    size = struct.unpack(">II", head[16:24])
+            elif not src.startswith(("http:", "https:", "//", "data:")):
+                size = image_size((page.parent / src.split("#")[0].split("?")[0]).resolve())
+            if size:
+                w, h = size
+                if "width" in attrs and attrs["width"].isdigit():   # keep an author's width
+                    w, h = int(attrs["width"]), round(int(attrs["width"]) * h / w)
+                add["width"], add["height"] = str(w), str(h)
+        if "loading" not in attrs and src.startswith("data:"):
+            add["loading"] = "eager"              # inside the page already: nothing to defer
+        elif "loading" not in attrs:
+            add["loading"] = "lazy" if match.start() - start > FIRST_SCREEN_CHARS else "eager"
+        if "decoding" not in attrs:
+            add["decoding"] = "async"
+        if not add:
+            return tag
+        for key in ("width", "height"):
+            tag = re.sub(rf'\s{key}="[^"]*"', "", tag) if key in add else tag
+        extra = "".join(f' {k}="{v}"' for k, v in add.items())
+        return tag[:-2].rstrip() + extra + " />" if tag.endswith("/>") else tag[:-1] + extra + ">"
+
+    return _IMG.sub(fix, text)
+
+
+# --- the pass ---------------------------------------------------------------------------
+
+def rewrite(page: Path) -> bool:
+    """Apply the fixes to one written page; True if it changed."""
+    text = page.read_text(encoding="utf-8")
+    new = size_images(inline_icons(text), page)
+    if new != text:
+        page.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+def _finished(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    subset_icon_font(out)
+    for page in out.rglob("*.html"):
+        if not page.relative_to(out).as_posix().startswith(SKIP):
+            rewrite(page)
+
+
+def setup(app):
+    """Inline the icons and size the images of every page after the build."""
+    app.connect("build-finished", _finished, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
