@@ -30,6 +30,20 @@ STATIC_DIR = "katex"
 RENDERER = "katex-build"
 #: The fonts of ordinary text and of math italics, used by nearly every formula.
 PRELOAD = ("KaTeX_Main-Regular.woff2", "KaTeX_Math-Italic.woff2")
+#: KaTeX's class in the rendered HTML -> the font it draws with: a page preloads the fonts
+#: its formulas use, so that they arrive before the first layout (a font that arrives
+#: later changes the formulas' widths and moves the text around them).
+FONT_OF_CLASS = {
+    "mathbf": "KaTeX_Main-Bold.woff2", "textbf": "KaTeX_Main-Bold.woff2",
+    "mathit": "KaTeX_Main-Italic.woff2", "textit": "KaTeX_Main-Italic.woff2",
+    "boldsymbol": "KaTeX_Math-BoldItalic.woff2",
+    "amsrm": "KaTeX_AMS-Regular.woff2", "mathbb": "KaTeX_AMS-Regular.woff2",
+    "mathcal": "KaTeX_Caligraphic-Regular.woff2", "mathsf": "KaTeX_SansSerif-Regular.woff2",
+    "mathtt": "KaTeX_Typewriter-Regular.woff2",
+    "size1": "KaTeX_Size1-Regular.woff2", "size2": "KaTeX_Size2-Regular.woff2",
+    "size3": "KaTeX_Size3-Regular.woff2", "size4": "KaTeX_Size4-Regular.woff2",
+}
+_CLASS = re.compile(r'class="([^"]*)"')
 #: KaTeX's options for every formula (display formulas add ``displayMode``).
 OPTIONS = {"throwOnError": True, "output": "htmlAndMathml", "strict": "warn"}
 _OTHER_FORMATS = re.compile(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)')
@@ -116,10 +130,14 @@ def _preload(app, pagename, templatename, context, doctree) -> None:
 
     if next(iter(doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))), None) is None:
         return
+    fonts = list(PRELOAD)
+    body = context.get("body") or ""
+    classes = {c for m in _CLASS.finditer(body) for c in m.group(1).split()}
+    fonts += sorted({font for cls, font in FONT_OF_CLASS.items() if cls in classes} - set(fonts))
     depth = pagename.count("/")
     prefix = "../" * depth + f"_static/{STATIC_DIR}/fonts/"
     links = "".join(f'<link rel="preload" href="{prefix}{name}" as="font" type="font/woff2" crossorigin>\n'
-                    for name in PRELOAD)
+                    for name in fonts)
     context["metatags"] = context.get("metatags", "") + links
 
 
