@@ -314,7 +314,9 @@ ACTIVATION_STATES = [(n, k, float(v)) for n, k, v, _, _ in _activation_states()]
 
 
 def activation_explorer(*, n_samples: int = 200_000, seed: int = 0) -> Explorable:
-    """Chapter 5: any activation of the book with its parameters.
+    """Chapter 5: most activations of the book, with their parameters.
+
+    (Not PReLU, RReLU or the gated units: chapter 5 says so.)
 
     Shows the function and its derivative on [-4, 4] (from
     :mod:`relucourse.activations`), the histogram of its outputs for
