@@ -528,17 +528,16 @@ def test_feedback_names_exercises_hides_the_reload_and_needs_no_network(instruct
 
 def _in_chromium(path: Path) -> dict:
     """Open a feedback page at 1280 px with every request that is not the file itself blocked."""
-    from tools import browser_audit
+    from tools import site
 
-    problem = browser_audit.chromium_problem()
+    problem = site.chromium_problem()
     if problem:
         pytest.fail(problem, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     requests = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=browser_audit.CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+        browser = site.launch(pw)     # the one harness: Debian's Chromium, $CHROMIUM honoured
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.route("**/*", lambda route: (requests.append(route.request.url), route.abort())
                    if route.request.url != path.as_uri() else route.continue_())
