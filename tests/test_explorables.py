@@ -30,6 +30,7 @@ import torch
 from relucourse import activations as A
 from relucourse import explorables as E
 from relucourse.gradients import second_moments
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tools import site as site_harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -305,7 +306,10 @@ def browser_page():
                     and f"/{E.STATIC_DIR}/" in resp.url
                     and log["errors"].append(f"{resp.status} {resp.url[len(base):]}"))
             page.goto(base + path, wait_until="load")
-            page.wait_for_load_state("networkidle")
+            try:   # a quiet network is a courtesy: what the tests check waits for itself
+                page.wait_for_load_state("networkidle", timeout=10_000)
+            except PlaywrightTimeout:
+                pass
             if scroll:    # the explorable draws when the reader comes near it
                 for i in range(page.locator(".relucourse-explorable").count()):
                     page.locator(".relucourse-explorable").nth(i).scroll_into_view_if_needed()
