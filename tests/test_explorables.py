@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from relucourse import activations as A
 from relucourse import explorables as E
 from relucourse.gradients import second_moments
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tools import site as site_harness
 
 ROOT = Path(__file__).resolve().parent.parent
