@@ -142,7 +142,7 @@ def _c_name(fn: Any) -> str:
 
 
 class _CallWatch:
-    """A profile function that records the first forbidden call made from outside the package.
+    """A profile function that stops the answer at its first forbidden call, and records it.
 
     A call counts when the function called is under a forbidden prefix (and not
     under an allowed one) and the code that calls it is not itself part of the
@@ -171,12 +171,18 @@ class _CallWatch:
                 or any(_under(module, root) for root in self.roots))
 
     def __call__(self, frame, event, arg):
+        if self.found is None:
+            try:
+                self.watch(frame, event, arg)
+            except Exception:  # noqa: BLE001 - a bug here must not stop the answer
+                pass
+            if self.found is not None:
+                # Stop the answer at once (the innermost check first): the check fails whatever
+                # it would return, and a wrapper around a function that trains for seconds
+                # should not make it wait.
+                raise _Stopped(self)
         if self.outer is not None:
             self.outer(frame, event, arg)
-        try:
-            self.watch(frame, event, arg)
-        except Exception:  # noqa: BLE001 - a profile function that raises would be unset silently
-            pass
 
     def watch(self, frame, event, arg) -> None:
         """Record ``found`` = (name, reason) at the first forbidden call."""
@@ -209,6 +215,17 @@ class _CallWatch:
         caller = calling.f_globals.get("__name__") or "" if calling is not None else ""
         if calling is self.origin or not self.inside(caller):
             self.found = (name, why)
+
+
+class _Stopped(BaseException):
+    """Raised by a :class:`_CallWatch` at the first forbidden call, to end the answer's run.
+
+    A ``BaseException``, so that an answer's ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, watch: _CallWatch):
+        super().__init__(watch.found)
+        self.watch = watch
 
 
 def _snapshot(args: tuple, kwargs: Mapping[str, Any]) -> list[tuple[int | str, Any, np.ndarray]]:
@@ -439,6 +456,10 @@ class Check:
                         result = fn(*args, **kwargs)
                     finally:
                         sys.setprofile(outer)
+                except _Stopped as stop:
+                    if stop.watch is not watch:
+                        raise                           # an enclosing check's watch: its own
+                    self._forbidden(watch, label, inputs)
                 except NotImplementedError as err:
                     tb, depth = err.__traceback__, 0
                     while tb.tb_next is not None:

@@ -226,6 +226,30 @@ def test_a_call_into_the_course_code_is_named(answer):
                 mentions=("relu(x) calls relucourse.activations.relu", "Write the computation yourself"))
 
 
+def test_the_answer_stops_at_its_first_forbidden_call():
+    # A wrapper around a slow course function (training, say) fails at once: what it would
+    # do next never runs, and an `except Exception` in the answer does not swallow the stop.
+    after = []
+
+    def answer(x):
+        try:
+            out = activations.relu(x)
+        except Exception:  # noqa: BLE001 - what a student might write
+            out = np.maximum(x, 0)
+        after.append("ran on")
+        return out
+    expect_fail(_relu_checker, answer, values=False,
+                mentions=("relu(x) calls relucourse.activations.relu",))
+    assert after == [] and sys.getprofile() is None
+
+    # Checks inside checks: the inner check's stop is its own, the outer one still watches.
+    def outer(fn):
+        with Check("outer") as c:
+            c.call(lambda: _relu_checker(fn), call="inner()")
+    expect_fail(outer, answer, values=False, mentions=("relu(x) calls relucourse.activations.relu",))
+    assert after == [] and sys.getprofile() is None
+
+
 def test_a_forbidden_library_function_is_named_and_others_are_allowed():
     import torch
     import torch.nn.functional as F
