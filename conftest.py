@@ -3,8 +3,10 @@
 `pytest` alone runs every test, including nbval's strict re-execution of the
 solutions notebooks (testpaths in pyproject.toml include solutions/). nbval is
 switched on here rather than in addopts so that `-p no:nbval` still works for a
-quick run of the Python tests only.
+quick run of the Python tests only. `-n 0` runs everything in one process.
 """
+
+import pytest
 
 
 def pytest_configure(config):
@@ -14,8 +16,59 @@ def pytest_configure(config):
         option.nbval_current_env = True  # run notebooks with this environment's Python
 
 
+MUTATION_REPORTS: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Keep the score table that tests/test_mutation.py hands on as a user property."""
+    if report.when == "call":           # the teardown's report carries the same properties
+        MUTATION_REPORTS.extend(value for name, value in report.user_properties
+                                if name == "mutation report")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print the score table of tests/test_mutation.py (kept in config.mutation_reports) at the end."""
-    for text in getattr(config, "mutation_reports", []):
+    """Print the score table of tests/test_mutation.py at the end."""
+    for text in MUTATION_REPORTS:
         terminalreporter.section("mutation test of the exercise checks")
         terminalreporter.write_line(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two workers (pytest-xdist, `-n 2` in pyproject.toml): the CI machine has two cores.
+# A test file is one unit of work, so its module fixtures (a built course, a browser) are
+# made once; the files that read the built book form one unit with tests/test_book.py,
+# which builds it (and is the first to build the student edition), so nothing reads a
+# page while it is written. The units start longest first, so both workers end together.
+# ---------------------------------------------------------------------------------------------
+
+#: Files that use the built book, in the order they run (one after another, on one worker).
+SITE = ("tests/test_book.py", "tests/test_browser.py", "tests/test_explorables.py", "tests/test_publish.py")
+#: Units that take longest, longest first (measured with --durations=0); the rest follow in
+#: the usual order.
+LONGEST = ("site", "tests/test_nbgrader.py", "tests/test_package.py", "tests/test_mutation.py",
+           "tests/test_workspace.py", "tests/test_pipeline.py")
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or "site" for the files in SITE."""
+    path = nodeid.split("::", 1)[0]
+    return "site" if path in SITE else path
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {unit: i for i, unit in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(unit_of(item.nodeid), len(rank)))  # stable sort
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        """xdist's per-file scheduling, with the SITE files as one unit, in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False      # keep LONGEST's order, not "most tests first"
+    return Units(config, log)

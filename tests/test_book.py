@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tools import book
+
 ROOT = Path(__file__).resolve().parent.parent
 FULL = ROOT / "_build" / "html"
 STUDENT = ROOT / "_build" / "student" / "_build" / "html"
@@ -67,8 +69,12 @@ def test_landing_page_lists_every_chapter(builds):
         assert f"chapters/{stem}.html" in text
 
 
-def test_every_page_executes_in_under_a_minute(builds):
-    """The execution cache records how long each page took when it last ran (on this machine)."""
+def test_every_page_executes_within_its_budget(builds):
+    """The execution cache records how long each page took when it last ran (on this machine).
+
+    The budget is 20 s a page on two quiet cores (tools/book.py's PAGE_BUDGET, shown on the
+    execution-statistics page); a third more is allowed for a machine that is not quiet.
+    """
     from jupyter_cache import get_cache
 
     latest: dict[str, tuple] = {}
@@ -76,9 +82,17 @@ def test_every_page_executes_in_under_a_minute(builds):
         if record.uri not in latest or record.created > latest[record.uri][0]:
             latest[record.uri] = (record.created, record.data.get("execution_seconds"))
     pages = [f"chapters/{s}.md" for s in STEMS] + [f"solutions/{s}.ipynb" for s in STEMS]
+    pages.append("back/health_calibration.md")
+    limit = 1.34 * book.PAGE_BUDGET
     for page in pages:
         created, seconds = latest[str(ROOT / page)]
-        assert seconds is not None and seconds < 60, f"{page} took {seconds:.0f} s to execute"
+        assert seconds is not None and seconds < limit, f"{page} took {seconds:.0f} s to execute"
+
+
+def test_statistics_page_shows_the_budget(builds):
+    text = _text(FULL / "back" / "execution_statistics.html")
+    assert f"sum over the {len(STEMS) * 2 + 1} pages" in text
+    assert "chapters/" in text and ("within" in text or "over" in text)
 
 
 def _text(page: Path) -> str:

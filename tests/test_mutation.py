@@ -31,19 +31,23 @@ def mutation_results(request):
     t0 = time.perf_counter()
     results = run_all(selected)
     seconds = time.perf_counter() - t0
-    text = report(results, seconds)
-    # printed at the end of the run by the root conftest.py's pytest_terminal_summary
-    request.config.mutation_reports = [*getattr(request.config, "mutation_reports", []), text]
-    return {r.notebook: r for r in results}
+    # printed at the end of the run by the root conftest.py's pytest_terminal_summary: the first
+    # test that uses these results hands the text on (a user property reaches the main process
+    # also from a pytest-xdist worker)
+    unsent = [report(results, seconds)]
+    return {r.notebook: r for r in results}, unsent
 
 
 @pytest.mark.mutation
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 
-def test_every_mutant_fails_a_check(notebook, mutation_results):
+def test_every_mutant_fails_a_check(notebook, mutation_results, record_property):
     """Every non-equivalent mutant of every graded region makes a check cell raise."""
-    result = mutation_results[notebook.stem]
+    results, unsent = mutation_results
+    while unsent:
+        record_property("mutation report", unsent.pop())
+    result = results[notebook.stem]
     if result.problems:
         pytest.fail("\n".join(result.problems), pytrace=False)
     if any(o.status == "survived" for o in result.outcomes):

@@ -80,7 +80,12 @@ def static_changed(html: Path) -> bool:
 
 
 #: The pages with code, which the build executes (exercises/ are excluded in _config.yml).
-EXECUTED = ("chapters/*.md", "solutions/*.ipynb")
+EXECUTED = ("chapters/*.md", "back/*.md", "solutions/*.ipynb")
+#: Seconds: what one page may take to execute, and every page from scratch on two cores
+#: (the execution-statistics page shows both beside the build's own times).
+PAGE_BUDGET, BOOK_BUDGET = 20, 120
+#: Where pre_execute notes the wall time of its last run over every page (in the cache folder).
+FRESH_RUN = "fresh_run.json"
 #: Pages whose asserts compare timings: executed with the machine to themselves, so that
 #: another page's work does not disturb what they measure.
 ALONE = ("chapters/02_relu_function.md",)
@@ -124,7 +129,8 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
     again by the build, and the execution-statistics page shows the time each
     page took here. A page that fails is not cached: the build runs it again
     and reports the error as usual. Pages in :data:`ALONE` run first, one at a
-    time. The student edition has no solutions.
+    time; then the others in the order of :data:`EXECUTED` (the longest, chapters,
+    first), so that the two workers end together. The student edition has no solutions.
     """
     from concurrent.futures import ProcessPoolExecutor
 
@@ -134,11 +140,15 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
     if _execute_config()["execute_notebooks"] != "cache":
         return                                          # only the cache mode reads what this writes
     cache = get_cache(str(cache_path))
-    todo = []
-    for pattern in EXECUTED[:1] if student else EXECUTED:
+    todo, pages = [], 0
+    for pattern in EXECUTED[:2] if student else EXECUTED:
         for path in sorted(ROOT.glob(pattern)):
+            nb = _read(path)
+            if not nb.metadata.get("kernelspec"):
+                continue                                # a text page: nothing to execute
+            pages += 1
             try:
-                cache.match_cache_notebook(_read(path))
+                cache.match_cache_notebook(nb)
             except KeyError:
                 todo.append(path)
     if not todo:
@@ -153,11 +163,21 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
             cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
                                         check_validity=False, overwrite=True)
 
+    start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for path in alone:
             store(*pool.submit(_execute, path).result())
         for result in pool.map(_execute, [path for path in todo if path not in alone]):
             store(*result)
+    wall = time.perf_counter() - start
+    print(f"executed in {wall:.0f} s", flush=True)
+    if len(todo) == pages:                              # every page, from scratch
+        import datetime
+        import json
+
+        (cache_path / FRESH_RUN).write_text(json.dumps({
+            "pages": pages, "workers": workers, "wall": round(wall, 1),
+            "date": datetime.date.today().isoformat()}), encoding="utf-8")
 
 
 def build(student: bool = False, rebuild_all: bool = False, output: Path | None = None) -> int:

@@ -9,12 +9,13 @@ math          every formula rendered at build time (KaTeX through Node.js), font
 speed         page speed on the written pages: icons as inline SVG, images sized and lazy
 syllabus      directives that show the chapters' front matter ({course-header}, ...)
 quiz          a chapter's "Check your understanding" from its quiz file ({quiz-questions})
+execstats     the pages' execution times against the budget ({execution-budget})
 edition       the tag ``student`` (loaded by ``python -m tools build --student`` only)
 """
 
 from __future__ import annotations
 
-PARTS = ("bibstyle", "markup", "hidden_tests", "launch", "vega", "syllabus", "quiz", "math", "speed")
+PARTS = ("bibstyle", "markup", "hidden_tests", "launch", "vega", "syllabus", "quiz", "execstats", "math", "speed")
 
 
 def setup(app):
