@@ -40,6 +40,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 import os
 import re
@@ -226,6 +227,18 @@ class _Stopped(BaseException):
     def __init__(self, watch: _CallWatch):
         super().__init__(watch.found)
         self.watch = watch
+
+
+def _quiet_stop(hook, unraisable) -> None:
+    """An unraisable-exception hook that drops a :class:`_Stopped` (passes on the others).
+
+    A forbidden call made inside a finaliser (a generator closed by the garbage
+    collector, a weak reference's callback) cannot stop the answer: Python reports
+    the exception as "ignored" and goes on. The call is recorded all the same, and
+    the check fails when the answer returns.
+    """
+    if not isinstance(unraisable.exc_value, _Stopped):
+        hook(unraisable)
 
 
 def _snapshot(args: tuple, kwargs: Mapping[str, Any]) -> list[tuple[int | str, Any, np.ndarray]]:
@@ -452,10 +465,13 @@ class Check:
                 try:
                     if watch.prefixes:      # nothing to watch: no profiling (it slows every call)
                         sys.setprofile(watch)
+                    hook = sys.unraisablehook
+                    sys.unraisablehook = functools.partial(_quiet_stop, hook)
                     try:
                         result = fn(*args, **kwargs)
                     finally:
                         sys.setprofile(outer)
+                        sys.unraisablehook = hook
                 except _Stopped as stop:
                     if stop.watch is not watch:
                         raise                           # an enclosing check's watch: its own

@@ -250,6 +250,33 @@ def test_the_answer_stops_at_its_first_forbidden_call():
     assert after == [] and sys.getprofile() is None
 
 
+def test_a_forbidden_call_inside_a_finaliser_is_not_an_unraisable_error():
+    # The garbage collector closes a generator while the answer runs; its clean-up makes
+    # the first forbidden call. The answer cannot be stopped there; the check still fails.
+    import gc
+
+    def batches():
+        try:
+            yield 1
+        finally:
+            activations.relu(np.zeros(1))
+
+    def answer(x):
+        started = batches()
+        next(started)
+        del started
+        gc.collect()
+        return np.maximum(x, 0)
+    seen = []
+    previous, sys.unraisablehook = sys.unraisablehook, seen.append
+    try:
+        expect_fail(_relu_checker, answer, values=False,
+                    mentions=("relu(x) calls relucourse.activations.relu",))
+    finally:
+        sys.unraisablehook = previous
+    assert seen == []
+
+
 def test_a_forbidden_library_function_is_named_and_others_are_allowed():
     import torch
     import torch.nn.functional as F
