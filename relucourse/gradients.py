@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -98,15 +99,28 @@ def second_moments(depth: int, width: int, weight_var: float, *, n_inputs: int =
     ``depth + 1``: entry ``l`` is the mean over units and inputs of h_l^2, and
     entry 0 is the inputs' mean square (close to 1). Computed in float64.
     """
-    gen = torch.Generator().manual_seed(seed)
-    h = torch.randn(n_inputs, width, generator=gen, dtype=torch.float64)
+    h, normals = _standard_draws(depth, width, n_inputs, seed)
     std = (weight_var / width) ** 0.5
     out = [float((h ** 2).mean())]
-    for _ in range(depth):
-        W = torch.randn(width, width, generator=gen, dtype=torch.float64) * std
+    for Z in normals:
+        W = Z * std
         h = activation(h @ W.T)
         out.append(float((h ** 2).mean()))
     return np.array(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _standard_draws(depth: int, width: int, n_inputs: int, seed: int) -> tuple[torch.Tensor, tuple]:
+    """The inputs and the standard normal weights of :func:`second_moments`' stack.
+
+    Drawing them is most of the work (PyTorch's normal generator is slow), and
+    a sweep over weight scales draws the same numbers for every scale: they
+    are kept for the last two stacks asked for. Nothing modifies them.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(n_inputs, width, generator=gen, dtype=torch.float64)
+    return h, tuple(torch.randn(width, width, generator=gen, dtype=torch.float64)
+                    for _ in range(depth))
 
 
 def per_layer_factor(moments) -> float:

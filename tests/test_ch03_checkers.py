@@ -133,9 +133,16 @@ def mlp_backward_torch(X, y, W1, b1, W2, b2):
     return answers.mlp_backward_reference(X, y, W1, b1, W2, b2)
 
 
-@pytest.mark.parametrize("answer", [mlp_backward_right, mlp_backward_einsum, mlp_backward_torch])
+@pytest.mark.parametrize("answer", [mlp_backward_right, mlp_backward_einsum])
 def test_mlp_backward_accepts(answer):
     expect_pass(ch03.check_mlp_backward, answer)
+
+
+def test_mlp_backward_rejects_autograd():
+    # Exercise 3.3 asks for the backward pass by hand, in NumPy: autograd's
+    # gradients are right but are not the answer, and the message says why.
+    expect_fail(ch03.check_mlp_backward, mlp_backward_torch, values=False,
+                mentions=("calls torch", "PyTorch", "NumPy"))
 
 
 @pytest.mark.parametrize("kwargs", [
