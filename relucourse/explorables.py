@@ -681,13 +681,13 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     """Chapter 4: learning rate -> dead fraction per layer and test accuracy per epoch.
 
     Real training runs on the digits, made by
-    :func:`relucourse.experiments.digits_run` (plain SGD, the chapter's
+    :func:`relucourse.experiments.digits_runs` (plain SGD, the chapter's
     tool counting dead units on the training inputs before training and after
     every epoch), for every learning rate and seed. The chart shows the mean
     over seeds and the band from the lowest to the highest seed. Chaotic runs
     differ between CPUs: the figure shows what this build computed.
     """
-    from .experiments import digits_run
+    from .experiments import digits_runs
     from .training import torch_threads
 
     lr_arr = _check_grid("lrs", lrs, minimum=1e-9)
@@ -697,9 +697,9 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     with torch_threads(1):
         dead_rows, acc_rows, runs = [], [], {}
         for lr in lr_arr:
-            for seed in seeds:
-                run = digits_run(lr=float(lr), epochs=epochs, seed=seed,
-                                 hidden=tuple(hidden))
+            # the seeds' networks train side by side (one stacked computation)
+            seed_runs = digits_runs(seeds, lr=float(lr), epochs=epochs, hidden=tuple(hidden))
+            for seed, run in zip(seeds, seed_runs):
                 runs[(float(lr), seed)] = run
                 for layer, values in run.recorder.history.items():
                     dead_rows += [(float(lr), seed, layer, e, v)

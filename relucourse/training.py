@@ -174,23 +174,10 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
     """
     Xt, yt = as_tensors(X, y)
     gen = torch.Generator().manual_seed(seed)
-    params: list = list(model.parameters())
-    if weight_decay and not decay_biases:
-        groups = [{"params": [p for p in params if p.ndim > 1]},
-                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
-        params = [g for g in groups if g["params"]]
-    if optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
+    opt = _optimizer([(p, p.ndim) for p in model.parameters()], optimizer, lr=lr, momentum=momentum,
+                     weight_decay=weight_decay, decay_biases=decay_biases)
     loss_fn = nn.CrossEntropyLoss()
-    history: dict[str, list[float]] = {"loss": []}
-    if train_acc:
-        history["train_acc"] = []
-    if X_test is not None:
-        history["test_acc"], history["test_loss"] = [], []
+    history = _new_history(train_acc, X_test is not None)
     n = len(yt)
     for epoch in range(1, epochs + 1):
         model.train()
@@ -203,13 +190,167 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
-        history["loss"].append(total / n)
-        if train_acc:
-            history["train_acc"].append(accuracy(model, Xt, yt))
-        if X_test is not None:
-            test_acc, test_loss = evaluate(model, X_test, y_test)
-            history["test_acc"].append(test_acc)
-            history["test_loss"].append(test_loss)
-        if on_epoch is not None:
-            on_epoch(epoch, model)
+        _end_epoch(epoch, model, history, total / n, (Xt, yt), (X_test, y_test), on_epoch)
     return history
+
+
+def _optimizer(params: list[tuple[torch.Tensor, int]], optimizer: str, *, lr: float, momentum: float,
+               weight_decay: float, decay_biases: bool) -> torch.optim.Optimizer:
+    """The optimizer of :func:`train_classifier`; ``params`` are (tensor, dimensions of the parameter)."""
+    groups = [{"params": [p for p, _ in params]}]
+    if weight_decay and not decay_biases:   # decay the weight matrices only
+        groups = [{"params": [p for p, ndim in params if ndim > 1]},
+                  {"params": [p for p, ndim in params if ndim <= 1], "weight_decay": 0.0}]
+        groups = [g for g in groups if g["params"]]
+    if optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
+
+
+def _new_history(train_acc: bool, test: bool) -> dict[str, list[float]]:
+    history: dict[str, list[float]] = {"loss": []}
+    if train_acc:
+        history["train_acc"] = []
+    if test:
+        history["test_acc"], history["test_loss"] = [], []
+    return history
+
+
+def _end_epoch(epoch: int, model: nn.Module, history: dict, loss: float, train, test, on_epoch) -> None:
+    """Record the epoch's mean training loss, the accuracies asked for; call ``on_epoch``."""
+    history["loss"].append(loss)
+    if "train_acc" in history:
+        history["train_acc"].append(accuracy(model, *train))
+    if "test_acc" in history:
+        test_acc, test_loss = evaluate(model, *test)
+        history["test_acc"].append(test_acc)
+        history["test_loss"].append(test_loss)
+    if on_epoch is not None:
+        on_epoch(epoch, model)
+
+
+#: Activation modules that act on each number alone, so that they apply unchanged to a stack of networks.
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ReLU6, nn.SELU,
+                nn.CELU, nn.Softplus, nn.Mish, nn.Hardswish, nn.Hardtanh, nn.Identity)
+
+
+class _Stack:
+    """Copies of one MLP architecture (seeded differently), computed together.
+
+    Every parameter and buffer of the ``models`` is stacked along a new first
+    dimension; a forward pass maps inputs (S, batch, features) to outputs
+    (S, batch, classes) with batched matrix products, so that S networks cost
+    about as many PyTorch calls as one. The optimizers of the course (SGD with
+    momentum and weight decay, Adam) act on each number alone, so stepping the
+    stacked tensors steps each network as if it were trained alone.
+    """
+
+    def __init__(self, models: list[nn.Module]):
+        first = models[0]
+        if not isinstance(first, nn.Sequential):
+            raise TypeError("train_classifiers trains nn.Sequential MLPs (such as mlp's)")
+        self.models = models
+        self.layers: list[tuple[str, nn.Module]] = []
+        for name, module in first.named_children():
+            if not isinstance(module, (nn.Linear, nn.BatchNorm1d, *_ELEMENTWISE)):
+                raise TypeError(f"train_classifiers cannot stack a {type(module).__name__} ({name!r})")
+            self.layers.append((name, module))
+        for model in models[1:]:
+            theirs = [(name, repr(m)) for name, m in model.named_children()]
+            if theirs != [(name, repr(m)) for name, m in self.layers]:
+                raise ValueError("train_classifiers: the models differ in their layers")
+        with torch.no_grad():
+            self.params = {name: torch.stack([dict(m.named_parameters())[name] for m in models]).requires_grad_()
+                           for name, _ in first.named_parameters()}
+            self.buffers = {name: torch.stack([dict(m.named_buffers())[name] for m in models])
+                            for name, _ in first.named_buffers()}
+
+    def __call__(self, x: torch.Tensor, train: bool = True) -> torch.Tensor:
+        for name, module in self.layers:
+            if isinstance(module, nn.Linear):
+                weight = self.params[f"{name}.weight"].transpose(1, 2)
+                bias = self.params.get(f"{name}.bias")
+                x = torch.bmm(x, weight) if bias is None else torch.baddbmm(bias.unsqueeze(1), x, weight)
+            elif isinstance(module, nn.BatchNorm1d):
+                # each (network, feature) pair is one batch-norm channel
+                n_nets, batch, features = x.shape
+                flat = x.transpose(0, 1).reshape(batch, n_nets * features)
+                if train:
+                    self.buffers[f"{name}.num_batches_tracked"] += 1
+                flat = nn.functional.batch_norm(flat, self.buffers[f"{name}.running_mean"].view(-1),
+                                    self.buffers[f"{name}.running_var"].view(-1),
+                                    self.params[f"{name}.weight"].reshape(-1),
+                                    self.params[f"{name}.bias"].reshape(-1),
+                                    training=train, momentum=module.momentum, eps=module.eps)
+                x = flat.reshape(batch, n_nets, features).transpose(0, 1)
+            else:
+                x = module(x)
+        return x
+
+    @torch.no_grad()
+    def copy_to_models(self) -> None:
+        """Write the stacked parameters and buffers back into the separate models."""
+        for i, model in enumerate(self.models):
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name][i])
+            for name, b in model.named_buffers():
+                b.copy_(self.buffers[name][i])
+
+def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int], epochs: int = 20,
+                      lr: float = 0.1, optimizer: str = "sgd", batch_size: int = 64, momentum: float = 0.0,
+                      weight_decay: float = 0.0, decay_biases: bool = True, X_test=None, y_test=None,
+                      on_epoch: Callable[[int, nn.Module], None] | Sequence[Callable[[int, nn.Module], None]]
+                      | None = None, train_acc: bool = False) -> list[dict]:
+    """:func:`train_classifier` for several copies of one MLP, side by side: one history per model.
+
+    ``models[i]`` is trained in place exactly as ``train_classifier(models[i],
+    ..., seed=seeds[i])`` trains it (its own shuffled mini-batches, the same
+    optimizer, the same records), up to floating-point rounding: the models,
+    ``nn.Sequential`` networks of ``nn.Linear``, ``nn.BatchNorm1d`` and
+    activation modules with the same layers (:func:`mlp`'s, with different
+    seeds), are stacked and computed together with batched matrix products,
+    which takes much less time than training them one by one. In a chaotic
+    run (a learning rate that is too large) rounding grows, so such a run may
+    end elsewhere, as it may on another CPU. ``on_epoch`` is one callable for
+    every model or a list with one per model.
+
+    >>> from relucourse.data import xor
+    >>> X, y = xor(200, seed=0)
+    >>> nets = [mlp([2, 8, 2], seed=s) for s in (0, 1)]
+    >>> [len(h["loss"]) for h in train_classifiers(nets, X, y, seeds=(0, 1), epochs=3)]
+    [3, 3]
+    """
+    models, seeds = list(models), [int(s) for s in seeds]
+    if not models or len(models) != len(seeds):
+        raise ValueError(f"{len(models)} models for {len(seeds)} seeds: give one seed per model")
+    callbacks = list(on_epoch) if isinstance(on_epoch, (list, tuple)) else [on_epoch] * len(models)
+    if len(callbacks) != len(models):
+        raise ValueError(f"{len(callbacks)} on_epoch callables for {len(models)} models")
+    Xt, yt = as_tensors(X, y)
+    stack = _Stack(models)
+    shapes = dict(models[0].named_parameters())
+    opt = _optimizer([(p, shapes[name].ndim) for name, p in stack.params.items()], optimizer, lr=lr,
+                     momentum=momentum, weight_decay=weight_decay, decay_biases=decay_biases)
+    histories = [_new_history(train_acc, X_test is not None) for _ in models]
+    gens = [torch.Generator().manual_seed(seed) for seed in seeds]
+    n = len(yt)
+    for epoch in range(1, epochs + 1):
+        for model in models:        # as train_classifier does (evaluate restores it)
+            model.train()
+        order = torch.stack([torch.randperm(n, generator=gen) for gen in gens])
+        total = torch.zeros(len(models), dtype=torch.float64)
+        for start in range(0, n, batch_size):
+            idx = order[:, start:start + batch_size]
+            opt.zero_grad()
+            out = stack(Xt[idx])                           # (models, batch, classes)
+            losses = nn.functional.cross_entropy(out.transpose(1, 2), yt[idx],
+                                                 reduction="none").mean(dim=1)
+            losses.sum().backward()                        # each model's own gradient
+            opt.step()
+            total += losses.detach().double() * idx.shape[1]
+        stack.copy_to_models()
+        for model, history, loss, callback in zip(models, histories, total.tolist(), callbacks):
+            _end_epoch(epoch, model, history, loss / n, (Xt, yt), (X_test, y_test), callback)
+    return histories

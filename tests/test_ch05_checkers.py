@@ -493,7 +493,8 @@ def test_no_module_level_helper_returns_an_answer():
     public_or_private = [name for name in vars(ch05) if callable(getattr(ch05, name))
                          and getattr(getattr(ch05, name), "__module__", "") == ch05.__name__
                          and not name.startswith("check_")]
-    assert set(public_or_private) <= {"_inputs", "_compare_elementwise", "_leaky_hint"}, public_or_private
+    assert set(public_or_private) <= {"_inputs", "_compare_elementwise", "_leaky_hint",
+                                     "_check_x_times_gate"}, public_or_private
 
 
 @pytest.mark.parametrize("answer", [

@@ -88,3 +88,45 @@ def test_weight_decay_can_spare_the_biases():
     assert torch.allclose(model[0].weight, w * 0.95) and torch.equal(model[0].bias, b)
     train_classifier(model, X, y, epochs=1, lr=0.1, weight_decay=0.5, batch_size=8)
     assert torch.allclose(model[0].bias, b * 0.95)
+
+
+@pytest.mark.parametrize("settings", [
+    dict(hidden=(16, 16), lr=0.1),
+    dict(hidden=(16,), lr=0.1, batch_norm=True, activation="elu"),
+    dict(hidden=(16,), optimizer="adam", lr=1e-3, bias=-1.0, init="he"),
+    dict(hidden=(16,), lr=0.1, momentum=0.9, weight_decay=0.01, decay_biases=False),
+    dict(hidden=(16,), lr=0.1, standardize=False, input_offset=1.0),
+])
+def test_digits_runs_gives_each_seed_what_digits_run_gives_it(settings):
+    # a calm setting (no chaos to amplify rounding): the same runs up to rounding
+    stacked = experiments.digits_runs((0, 3), epochs=2, every_epoch=False, **settings)
+    for seed, run in zip((0, 3), stacked):
+        alone = experiments.digits_run(seed=seed, epochs=2, every_epoch=False, **settings)
+        assert run.recorder.epochs == alone.recorder.epochs == [0, 2]
+        assert run.history.keys() == alone.history.keys()
+        for key, values in alone.history.items():
+            assert run.history[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
+        assert run.dead == alone.dead
+        for p, q in zip(run.model.parameters(), alone.model.parameters()):
+            assert torch.allclose(p, q, rtol=1e-4, atol=1e-5)
+        for p, q in zip(run.model.buffers(), alone.model.buffers()):
+            assert torch.allclose(p.double(), q.double(), rtol=1e-4, atol=1e-5)
+
+
+def test_digits_runs_continues_given_models_and_refuses_what_it_cannot_stack():
+    models = [experiments.build_mlp((8,), seed=s) for s in (0, 1)]
+    copies = [experiments.swap_activations(m, nn.ELU) for m in models]
+    runs = experiments.digits_runs((0, 1), copies, epochs=1)
+    assert [r.model for r in runs] == copies and [r.recorder.epochs for r in runs] == [[0, 1]] * 2
+    with pytest.raises(ValueError, match="2 models for 3 seeds"):
+        experiments.digits_runs((0, 1, 2), models, epochs=1)
+    with pytest.raises(TypeError, match="build options"):
+        experiments.digits_runs((0, 1), models, hidden=(4,))
+    with pytest.raises(ValueError, match="differ"):
+        experiments.digits_runs((0, 1), [experiments.build_mlp((8,)), experiments.build_mlp((4,))])
+    with pytest.raises(TypeError, match="cannot stack a PReLU"):
+        experiments.digits_runs((0,), [experiments.swap_activations(experiments.build_mlp((8,)), nn.PReLU)])
+    with pytest.raises(ValueError, match="at least one seed"):
+        experiments.digits_runs(())
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        experiments.digits_runs((0,), optimizer="lbfgs", hidden=(4,), epochs=1)

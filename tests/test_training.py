@@ -152,3 +152,41 @@ def test_best_time_and_time_in_turns():
     best = benchmark.time_in_turns({"small": lambda: x[:10].copy(), "loop": lambda: x.tolist()},
                                    rounds=2, min_time=0.005)
     assert list(best) == ["small", "loop"] and 0 < best["small"] < best["loop"]
+
+
+def test_train_classifiers_trains_each_model_as_train_classifier_would():
+    from relucourse.training import train_classifiers
+
+    split = data.digits()
+    settings = dict(epochs=2, lr=0.05, momentum=0.9, batch_size=128, X_test=split.X_test,
+                    y_test=split.y_test, train_acc=True)
+    seen = []
+    stacked = [mlp([64, 16, 16, 10], nn.SELU, seed=s) for s in (0, 1, 2)]
+    histories = train_classifiers(stacked, split.X_train, split.y_train, seeds=(0, 1, 2),
+                                  on_epoch=lambda epoch, model: seen.append((epoch, model)), **settings)
+    assert [e for e, _ in seen] == [1, 1, 1, 2, 2, 2] and seen[0][1] is stacked[0]
+    for seed, model, history in zip((0, 1, 2), stacked, histories):
+        alone = mlp([64, 16, 16, 10], nn.SELU, seed=seed)
+        expected = train_classifier(alone, split.X_train, split.y_train, seed=seed, **settings)
+        assert history.keys() == expected.keys() == {"loss", "train_acc", "test_acc", "test_loss"}
+        for key, values in expected.items():
+            assert history[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
+        for p, q in zip(model.parameters(), alone.parameters()):
+            assert torch.allclose(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_train_classifiers_refuses_what_it_cannot_do():
+    from relucourse.training import train_classifiers
+
+    X, y = data.xor(64, seed=0)
+    nets = [mlp([2, 4, 2], seed=s) for s in (0, 1)]
+    with pytest.raises(ValueError, match="2 models for 1 seeds"):
+        train_classifiers(nets, X, y, seeds=(0,))
+    with pytest.raises(ValueError, match="1 on_epoch callables for 2 models"):
+        train_classifiers(nets, X, y, seeds=(0, 1), on_epoch=[print])
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        train_classifiers(nets, X, y, seeds=(0, 1), optimizer="rmsprop")
+    with pytest.raises(TypeError, match="nn.Sequential"):
+        train_classifiers([nn.Linear(2, 2)], X, y, seeds=(0,))
+    with pytest.raises(TypeError, match="cannot stack a Dropout"):
+        train_classifiers([nn.Sequential(nn.Linear(2, 2), nn.Dropout())], X, y, seeds=(0,))

@@ -139,26 +139,30 @@ def check_gelu(gelu) -> None:
 # functions' scale of 1) accepts correct formulas that lose relative accuracy in the far
 # negative tail, where the value is tiny: x * (1 + tanh(x/2)) / 2, or an input clipped to
 # +-500 before exp. The wrong answers differ by 0.01 or more somewhere.
+def _check_x_times_gate(answer, exercise: str, name: str, hint: str) -> None:
+    """Exercises 5.3a and 5.3b: ``name(x)`` against :mod:`relucourse.activations`' own, with
+    no overflow warning for |x| up to 1e4 and the input's dtype kept."""
+    with Check(exercise, forbid=_FORBID[name]) as c:
+        c.own_code(answer, call=f"{name}(x)")
+        _compare_elementwise(
+            c, answer, lambda x: getattr(act, name)(x), kwargs_list=[{}], call=name, rtol64=1e-10,
+            atol64=1e-13, rtol32=1e-5, atol32=1e-6, check_dtype=True, hint=hint)
+
+
 def check_silu(silu) -> None:
     """``silu(x)`` = x sigmoid(x), without overflow warnings for |x| up to 1e4, dtype kept."""
-    with Check("Exercise 5.3a (SiLU)", forbid=_FORBID["silu"]) as c:
-        c.own_code(silu, call="silu(x)")
-        _compare_elementwise(
-            c, silu, lambda x: act.silu(x), kwargs_list=[{}], call="silu", rtol64=1e-10, atol64=1e-13,
-            rtol32=1e-5, atol32=1e-6, check_dtype=True,
-            hint="x * sigmoid(x), with a sigmoid that only exponentiates non-positive numbers (exp(-|x|)); "
-                 "x / (1 + exp(-x)) overflows for large negative x. Keep the input's dtype.")
+    _check_x_times_gate(
+        silu, "Exercise 5.3a (SiLU)", "silu",
+        hint="x * sigmoid(x), with a sigmoid that only exponentiates non-positive numbers (exp(-|x|)); "
+             "x / (1 + exp(-x)) overflows for large negative x. Keep the input's dtype.")
 
 
 def check_mish(mish) -> None:
     """``mish(x)`` = x tanh(softplus(x)), without overflow warnings, dtype kept."""
-    with Check("Exercise 5.3b (Mish)", forbid=_FORBID["mish"]) as c:
-        c.own_code(mish, call="mish(x)")
-        _compare_elementwise(
-            c, mish, lambda x: act.mish(x), kwargs_list=[{}], call="mish", rtol64=1e-10, atol64=1e-13,
-            rtol32=1e-5, atol32=1e-6, check_dtype=True,
-            hint="softplus(x) = log(1 + e^x) overflows for large x when written that way; "
-                 "max(x, 0) + log1p(exp(-|x|)) or np.logaddexp(0, x) do not. Mish is x * tanh(softplus(x)).")
+    _check_x_times_gate(
+        mish, "Exercise 5.3b (Mish)", "mish",
+        hint="softplus(x) = log(1 + e^x) overflows for large x when written that way; "
+             "max(x, 0) + log1p(exp(-|x|)) or np.logaddexp(0, x) do not. Mish is x * tanh(softplus(x)).")
 
 
 # -- Exercise 5.4 -----------------------------------------------------------------------------------
