@@ -10,6 +10,13 @@ import pytest
 
 
 def pytest_configure(config):
+    import os
+
+    from tools.book import KERNEL_ENV
+
+    # Every kernel the tests start (nbval's, nbgrader's, the mutation test's, the workspace
+    # test's) inherits this: one thread each, as the book's build runs its pages.
+    os.environ.update(KERNEL_ENV)
     option = config.option
     if hasattr(option, "nbval") and not option.nbval_lax:
         option.nbval = True             # strict comparison of stored outputs

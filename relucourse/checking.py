@@ -154,7 +154,9 @@ class _CallWatch:
     def __init__(self, forbid: Mapping[str, str], allow: tuple[str, ...], outer=None, origin=None):
         self.origin = origin        # the checker's frame that calls the answer: its calls count
         self.rules = tuple(forbid.items())
-        self.prefixes = tuple(forbid)
+        # What can be found at all: a forbidden prefix inside an allowed one cannot (and with
+        # nothing left to watch, the answer runs without the profile's cost).
+        self.prefixes = tuple(p for p in forbid if not any(_under(p, a) for a in allow))
         self.roots = tuple({p.split(".")[0] for p in forbid})
         self.allow = tuple(allow) + _NEVER_WATCHED
         self.outer = outer

@@ -217,12 +217,16 @@ def make_exercise(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def execute(path: Path, *, timeout: int = 300) -> nbformat.NotebookNode:
     """Run a notebook top to bottom in its own folder and return it with fresh outputs."""
+    import os
+
     from nbclient import NotebookClient
+
+    from tools.book import KERNEL_ENV
 
     nb = nbformat.read(path, as_version=NB_VERSION)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+    client.execute(env={**os.environ, **KERNEL_ENV})    # one thread, as the book's build runs it
     return nb
 
 

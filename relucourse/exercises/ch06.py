@@ -87,8 +87,6 @@ def check_diagnosis(cause, repaired_settings) -> None:
 
     # The statement sends the student to the health report and the script's build and run.
     with Check("Exercise 6.1 (diagnose and repair)", allow=("relucourse",)) as c:
-        X, y, _, _ = _data(True)
-        found = health_report(build(BROKEN, 0), X, y).kinds()
         named = c.call(cause, call="cause()")
         c.require(isinstance(named, str), "cause() should return the name of a finding, as a string.",
                   inputs={"choices": CAUSES}, expected=Text("one of the choices"), returned=named)
@@ -96,6 +94,8 @@ def check_diagnosis(cause, repaired_settings) -> None:
         c.require(named in CAUSES, f"{named!r} is not one of the report's kinds of finding.",
                   inputs={"choices": CAUSES}, expected=Text("one of the choices"), returned=named,
                   hint="Copy the kind from the report's findings: health_report(model, X, y).summary().")
+        X, y, _, _ = _data(True)
+        found = health_report(build(BROKEN, 0), X, y).kinds()
         c.require(named in found, f"the report on the broken network does not find {named!r}.",
                   inputs={"network": Text("build(BROKEN, seed=0)")},
                   expected=Text("the kind of finding the report gives"), returned=named,
