@@ -12,8 +12,9 @@ inspection   the inspection core both tools are views of: every activation, howe
 diagnostics  dead units in any PyTorch model: ``dead_units``, ``DeadUnitRecorder``
 health       the one-call activation and gradient health report: ``health_report``
 health_zoo   the report's calibration zoo (needs ``relucourse[zoo]``: transformers)
-training     the one MLP builder (``mlp``) and training loop (``train_classifier``)
-experiments  the chapters' multi-seed runs on scikit-learn's digits
+training     the one MLP builder (``mlp``) and training loop (``train_classifier``; several
+             seeds side by side: ``train_classifiers``)
+experiments  the chapters' multi-seed runs on scikit-learn's digits (``digits_runs``)
 data         seeded datasets: generated 2-D sets and scikit-learn's bundled digits (cached)
 benchmark    timing helpers built on ``timeit`` and a one-line description of the machine
 style        the plotting style and palette every figure uses
