@@ -15,6 +15,22 @@
   article get ``loading="lazy"`` (fetched when the reader scrolls near them); the
   first one, which can be the largest paint, loads at once.
 
+* **The theme's stylesheets cut to the selectors the site uses.** The theme ships
+  397 KB of CSS (Bootstrap and its own), about 91% of which no page uses; every page
+  fetches it before its first paint, and the browser matches every page's
+  elements against all of it. After the build, PurgeCSS (npm, tools/package.json)
+  keeps the rules whose classes, ids and tags occur in some page of the site or in
+  a string of the site's scripts (the classes they toggle: ``show``, ``active``,
+  dark mode's ``data-theme``, the search results'), plus :data:`SAFELIST`. One
+  trimmed stylesheet serves every page (the browser caches it across pages).
+  tests/test_page_speed.py checks that no class a page uses lost its rules.
+
+* **Scripts after the text.** Sphinx and its extensions put their scripts in the
+  page's head without ``defer`` (copy buttons, toggles, tabs, the theme's): each one
+  stopped the browser's reading of the page until it was fetched and run. They are
+  deferred (run in the same order, after the page is read); the inline scripts
+  between them only set configuration that the deferred ones read when they run.
+
 Pages are rewritten in place; the rewrite is idempotent (an incremental build
 rewrites what it wrote and leaves the rest as it is).
 """
@@ -22,8 +38,11 @@ rewrites what it wrote and leaves the rest as it is).
 from __future__ import annotations
 
 import html
+import json
 import re
+import shutil
 import struct
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -216,6 +235,87 @@ def size_images(text: str, page: Path) -> str:
     return _IMG.sub(fix, text)
 
 
+# --- stylesheets ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = ROOT / "tools"
+#: The stylesheets trimmed (site-relative, under _static/); a missing one is skipped.
+TRIMMED_CSS = ("styles/pydata-sphinx-theme.css", "styles/sphinx-book-theme.css",
+               "sphinx-design.min.css", "basic.css", "pygments.css", "togglebutton.css",
+               "copybutton.css", "sphinx-thebe.css", "exercise.css", "mystnb.*.css")
+#: Kept whatever the pages contain: classes that scripts build from parts (Bootstrap's
+#: popovers and tooltips), the states they toggle, what the launch button's live kernel
+#: (Thebe, Jupyter widgets, CodeMirror) and the search results add, colour modes.
+SAFELIST = {
+    "standard": [r"^show$", r"^showing$", r"^hiding$", r"^active$", r"^disabled$",
+                 r"^collaps", r"^fade$", r"^modal", r"^offcanvas", r"^dropdown",
+                 r"^was-validated$", r"^focus", r"^highlighted$", r"^hidden$"],
+    "greedy": [r"data-theme", r"data-mode", r"^bs-", r"tooltip", r"popover", r"^thebe",
+               r"^jp-", r"^cm-", r"^CodeMirror", r"^toggle", r"^search", r"^sd-tab",
+               r"^katex", r"^pst-", r"^bd-search"],
+}
+_PURGE_JS = r"""
+const fs = require('fs');
+const {PurgeCSS} = require('purgecss');
+const cfg = JSON.parse(fs.readFileSync(0, 'utf8'));
+const re = (list) => list.map((s) => new RegExp(s));
+new PurgeCSS().purge({
+  content: cfg.content, css: cfg.css,
+  safelist: {standard: re(cfg.safelist.standard), greedy: re(cfg.safelist.greedy)},
+  fontFace: false, keyframes: false, variables: false,
+}).then((results) => {
+  for (const r of results) fs.writeFileSync(r.file, r.css);
+  process.stdout.write(JSON.stringify(results.map((r) => r.file)));
+}).catch((err) => { console.error(err); process.exit(1); });
+"""
+
+
+def trim_css(outdir: Path) -> list[Path]:
+    """Cut the theme's stylesheets in ``outdir/_static`` to what the site uses (PurgeCSS).
+
+    Raises:
+        ExtensionError: PurgeCSS is not installed or failed.
+    """
+    static = outdir / "_static"
+    sheets = sorted({p for pattern in TRIMMED_CSS for p in static.glob(pattern)})
+    if not sheets:
+        return []
+    if not (NODE_DIR / "node_modules" / "purgecss").is_dir() or shutil.which("node") is None:
+        raise ExtensionError("PurgeCSS (npm) trims the theme's CSS: run `npm ci --prefix tools` "
+                             "(tools/bootstrap.py does it)")
+    content = [str(p) for p in outdir.rglob("*.html")
+               if not p.relative_to(outdir).as_posix().startswith(SKIP[1:])]
+    content += [str(p) for p in static.rglob("*.js") if "relucourse-vega" not in p.parts]
+    # (Vega draws its own elements with its own inline styles; its 0.8 MB of script
+    # would only add words.)
+    config = {"content": content, "css": [str(p) for p in sheets], "safelist": SAFELIST}
+    done = subprocess.run(["node", "-e", _PURGE_JS], cwd=NODE_DIR, input=json.dumps(config),
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise ExtensionError(f"PurgeCSS failed on the theme's stylesheets:\n{done.stderr[-2000:]}")
+    return sheets
+
+
+# --- scripts ----------------------------------------------------------------------------
+
+def defer_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Every external script of the page's head deferred (order kept)."""
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    deferred = []
+    for js in scripts:
+        attrs = dict(getattr(js, "attributes", None) or {})
+        filename = getattr(js, "filename", js)
+        if filename and "async" not in attrs and "defer" not in attrs and not attrs.get("type"):
+            attrs["defer"] = "defer"
+            js = _JavaScript(filename, priority=getattr(js, "priority", 500), **attrs)
+        deferred.append(js)
+    context["script_files"] = deferred
+
+
 # --- the pass ---------------------------------------------------------------------------
 
 def rewrite(page: Path) -> bool:
@@ -232,13 +332,15 @@ def _finished(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     out = Path(app.outdir)
-    subset_icon_font(out)
+    subset_icon_font(out)            # reads the stylesheets before they are trimmed
     for page in out.rglob("*.html"):
         if not page.relative_to(out).as_posix().startswith(SKIP):
             rewrite(page)
+    trim_css(out)
 
 
 def setup(app):
     """Inline the icons and size the images of every page after the build."""
     app.connect("build-finished", _finished, priority=900)
+    app.connect("html-page-context", defer_scripts, priority=950)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
