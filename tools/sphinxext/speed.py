@@ -31,6 +31,17 @@
   deferred (run in the same order, after the page is read); the inline scripts
   between them only set configuration that the deferred ones read when they run.
 
+* **Tab stops on scrollable boxes without laying out the whole page.** When a page
+  has loaded, pydata-sphinx-theme gives each code block and output that scrolls a tab
+  stop (keyboard users can scroll it). It read each box's size right after changing
+  the previous one's ``tabIndex``, so the browser laid out the whole page again for
+  every box (13 full layouts, half a second of a phone's main thread on chapter 2),
+  including the parts it had not drawn yet. Now every such box has ``tabindex="0"``
+  in the HTML (reachable by keyboard before any script runs), and the theme's script,
+  patched in ``_static``, measures only the boxes the browser has drawn, all reads
+  before the writes, then the boxes of each part as it is drawn
+  (``contentvisibilityautostatechange``): a box that does not scroll loses its stop.
+
 Pages are rewritten in place; the rewrite is idempotent (an incremental build
 rewrites what it wrote and leaves the rest as it is).
 """
@@ -316,12 +327,70 @@ def defer_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = deferred
 
 
+# --- the theme's script ----------------------------------------------------------------
+
+THEME_JS = "scripts/pydata-sphinx-theme.js"
+#: The theme's (0.16) scan: measure a box, write its tabIndex, measure the next ...
+_SCAN_START = 'const e=()=>{document.querySelectorAll(["pre",'
+_SCAN_END = ".forEach(e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})}"
+#: ... replaced by: the drawn boxes (of ``r``, an element, or the page) measured, then written.
+_SCAN_NEW = (
+    "const e=(r)=>{const l=[...(r instanceof Element?r:document).querySelectorAll(S)]"
+    ".filter(x=>!x.checkVisibility||x.checkVisibility({contentVisibilityAuto:!0})),"
+    "v=l.map(x=>x.scrollWidth>x.clientWidth||x.scrollHeight>x.clientHeight?0:-1);"
+    "l.forEach((x,i)=>{x.tabIndex!==v[i]&&(x.tabIndex=v[i])})},"
+    "cvq=document.addEventListener(\"contentvisibilityautostatechange\","
+    "(x)=>{x.skipped||e(x.target)},!0)"
+)
+#: The boxes the theme scans: they get ``tabindex="0"`` in the HTML.
+_SCROLL_BOXES = re.compile(r'<pre\b(?![^>]*\btabindex=)|'
+                           r'(?<=<div class="cell_output docutils container">)\s*<div class="output\b'
+                           r'|<div class="pst-scrollable-table-container"(?![^>]*\btabindex=)')
+
+
+def tab_stops(text: str) -> str:
+    """``tabindex="0"`` on each box of the article the theme's script may find scrolling."""
+    start = text.find('<article class="bd-article"')
+    end = text.find("</article>", start)
+    if start < 0 or end < 0:
+        return text
+    article = _SCROLL_BOXES.sub(lambda m: m.group(0) + ' tabindex="0"'
+                                if not m.group(0).lstrip().startswith('<div class="output')
+                                else m.group(0).replace('<div class="output',
+                                                        '<div tabindex="0" class="output'),
+                                text[start:end])
+    return text[:start] + article + text[end:]
+
+
+def patch_theme_js(outdir: Path) -> None:
+    """The theme's tab-stop scan, drawn boxes only (see the module's description).
+
+    Raises:
+        ExtensionError: the theme's script no longer has the scan this patches.
+    """
+    path = outdir / "_static" / THEME_JS
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    if "contentvisibilityautostatechange" in text:
+        return
+    at = text.find(_SCAN_START)
+    end = text.find(_SCAN_END, at)
+    if at < 0 or end < 0:
+        raise ExtensionError(f"{path}: the theme's tab-stop scan has changed; update "
+                             "tools/sphinxext/speed.py (patch_theme_js)")
+    selector = text[at + len(_SCAN_START) - len('["pre",'):end - 1]   # [...].join(", ")
+    new = _SCAN_NEW.replace("(S)", f"({selector})")
+    text = text[:at] + new + text[end + len(_SCAN_END):]
+    path.write_text(text, encoding="utf-8")
+
+
 # --- the pass ---------------------------------------------------------------------------
 
 def rewrite(page: Path) -> bool:
     """Apply the fixes to one written page; True if it changed."""
     text = page.read_text(encoding="utf-8")
-    new = size_images(inline_icons(text), page)
+    new = tab_stops(size_images(inline_icons(text), page))
     if new != text:
         page.write_text(new, encoding="utf-8")
         return True
@@ -337,6 +406,7 @@ def _finished(app, exception) -> None:
         if not page.relative_to(out).as_posix().startswith(SKIP):
             rewrite(page)
     trim_css(out)
+    patch_theme_js(out)
 
 
 def setup(app):
