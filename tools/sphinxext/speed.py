@@ -28,8 +28,9 @@
 * **Scripts after the text.** Sphinx and its extensions put their scripts in the
   page's head without ``defer`` (copy buttons, toggles, tabs, the theme's): each one
   stopped the browser's reading of the page until it was fetched and run. They are
-  deferred (run in the same order, after the page is read); the inline scripts
-  between them only set configuration that the deferred ones read when they run.
+  deferred (run in the same order, after the page is read), but for Sphinx's 1 KB of
+  options that the theme's inline scripts extend; the other inline scripts between
+  them only set configuration that the deferred ones read when they run.
 
 * **Tab stops on scrollable boxes without laying out the whole page.** When a page
   has loaded, pydata-sphinx-theme gives each code block and output that scrolls a tab
@@ -38,8 +39,8 @@
   every box (13 full layouts, half a second of a phone's main thread on chapter 2),
   including the parts it had not drawn yet. Now every such box has ``tabindex="0"``
   in the HTML (reachable by keyboard before any script runs), and the theme's script,
-  patched in ``_static``, measures only the boxes the browser has drawn, all reads
-  before the writes, then the boxes of each part as it is drawn
+  patched in ``_static``, measures the boxes the browser has drawn, all reads before
+  the writes (one layout), then the boxes of any part drawn later
   (``contentvisibilityautostatechange``): a box that does not scroll loses its stop.
 
 Pages are rewritten in place; the rewrite is idempotent (an incremental build
@@ -309,6 +310,11 @@ def trim_css(outdir: Path) -> list[Path]:
 
 # --- scripts ----------------------------------------------------------------------------
 
+#: Scripts that the page's inline scripts use as they are read: not deferred (the theme's
+#: ``DOCUMENTATION_OPTIONS.pagename = ...`` needs Sphinx's 1 KB of options first).
+KEPT_IN_ORDER = ("documentation_options.js",)
+
+
 def defer_scripts(app, pagename, templatename, context, doctree) -> None:
     """Every external script of the page's head deferred (order kept)."""
     from sphinx.builders.html._assets import _JavaScript
@@ -320,7 +326,8 @@ def defer_scripts(app, pagename, templatename, context, doctree) -> None:
     for js in scripts:
         attrs = dict(getattr(js, "attributes", None) or {})
         filename = getattr(js, "filename", js)
-        if filename and "async" not in attrs and "defer" not in attrs and not attrs.get("type"):
+        if (filename and "async" not in attrs and "defer" not in attrs and not attrs.get("type")
+                and not str(filename).endswith(KEPT_IN_ORDER)):
             attrs["defer"] = "defer"
             js = _JavaScript(filename, priority=getattr(js, "priority", 500), **attrs)
         deferred.append(js)
