@@ -180,10 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args.site.resolve(), pages, profiles, args.runs)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    bad = [r for r in rows if r["performance"] < (DESKTOP_SCORE if r["profile"] == "desktop" else 90)]
-    print(f"\n{len(rows)} runs in {time.perf_counter() - start:.0f} s; "
-          f"{len(bad)} below the score budget (scores move with load)")
+    print(f"\n{len(rows)} runs in {time.perf_counter() - start:.0f} s, load average "
+          f"{os.getloadavg()[0]:.1f} at the end; over budget (scores move with load):")
+    for line in over_budget(rows):
+        print(f"- {line}")
     return 0
+
+
+def over_budget(rows: list[dict]) -> list[str]:
+    """One line per budget: how many rows miss it, and which."""
+    checks = {
+        "performance (mobile >= 90, desktop >= 98)":
+            lambda r: r["performance"] >= (DESKTOP_SCORE if r["profile"] == "desktop" else 90),
+        "largest paint <= 2.5 s": lambda r: r["lcp_s"] <= 2.5,
+        "blocking time <= 200 ms": lambda r: r["tbt_ms"] <= 200,
+        "layout shift <= 0.1": lambda r: r["cls"] <= 0.1,
+        "bytes": lambda r: r["kb"] * KB <= byte_budget(r["page"]),
+    }
+    lines = []
+    for name, ok in checks.items():
+        bad = [f"{r['page']} ({r['profile']})" for r in rows if not ok(r)]
+        lines.append(f"{name}: {len(bad)} of {len(rows)}" + (f": {', '.join(bad)}" if bad else ""))
+    return lines
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ sphinxcontrib-katex (PyPI) registers the math renderer and, with
   tools/bootstrap.py with ``npm ci``), the same version for the renderer, its
   stylesheet and its fonts;
 * the stylesheet and the fonts (woff2) are served from ``_static/katex`` (no CDN),
-  and the two fonts nearly every formula uses are preloaded on pages with math;
+  and the two fonts nearly every formula uses are preloaded on pages with math (with
+  any other font a formula of the first screenful uses);
 * each formula arrives as HTML for the eye plus MathML for screen readers
   (KaTeX's ``htmlAndMathml`` output; the MathML keeps the TeX source as an
   ``annotation``, which tests/test_browser.py compares with the sources);
@@ -43,6 +44,8 @@ FONT_OF_CLASS = {
     "size1": "KaTeX_Size1-Regular.woff2", "size2": "KaTeX_Size2-Regular.woff2",
     "size3": "KaTeX_Size3-Regular.woff2", "size4": "KaTeX_Size4-Regular.woff2",
 }
+#: HTML of a page's body (KaTeX's markup is verbose) that is, roughly, its first screenful.
+FIRST_SCREEN_HTML = 20_000
 _CLASS = re.compile(r'class="([^"]*)"')
 #: KaTeX's options for every formula (display formulas add ``displayMode``).
 OPTIONS = {"throwOnError": True, "output": "htmlAndMathml", "strict": "warn"}
@@ -131,7 +134,10 @@ def _preload(app, pagename, templatename, context, doctree) -> None:
     if next(iter(doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))), None) is None:
         return
     fonts = list(PRELOAD)
-    body = context.get("body") or ""
+    # The other fonts only for the formulas of the first screenful: a preload competes with
+    # the stylesheets for a phone's bandwidth, and a later formula's font is fetched when
+    # the browser draws it (below the first screen, where nothing visible moves).
+    body = (context.get("body") or "")[:FIRST_SCREEN_HTML]
     classes = {c for m in _CLASS.finditer(body) for c in m.group(1).split()}
     fonts += sorted({font for cls, font in FONT_OF_CLASS.items() if cls in classes} - set(fonts))
     depth = pagename.count("/")

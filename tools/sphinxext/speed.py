@@ -15,6 +15,34 @@
   article get ``loading="lazy"`` (fetched when the reader scrolls near them); the
   first one, which can be the largest paint, loads at once.
 
+* **The theme's stylesheets cut to the selectors the site uses.** The theme ships
+  397 KB of CSS (Bootstrap and its own), about 91% of which no page uses; every page
+  fetches it before its first paint, and the browser matches every page's
+  elements against all of it. After the build, PurgeCSS (npm, tools/package.json)
+  keeps the rules whose classes, ids and tags occur in some page of the site or in
+  a string of the site's scripts (the classes they toggle: ``show``, ``active``,
+  dark mode's ``data-theme``, the search results'), plus :data:`SAFELIST`. One
+  trimmed stylesheet serves every page (the browser caches it across pages).
+  tests/test_page_speed.py checks that no class a page uses lost its rules.
+
+* **Scripts after the text.** Sphinx and its extensions put their scripts in the
+  page's head without ``defer`` (copy buttons, toggles, tabs, the theme's): each one
+  stopped the browser's reading of the page until it was fetched and run. They are
+  deferred (run in the same order, after the page is read), but for Sphinx's 1 KB of
+  options that the theme's inline scripts extend; the other inline scripts between
+  them only set configuration that the deferred ones read when they run.
+
+* **Tab stops on scrollable boxes without laying out the whole page.** When a page
+  has loaded, pydata-sphinx-theme gives each code block and output that scrolls a tab
+  stop (keyboard users can scroll it). It read each box's size right after changing
+  the previous one's ``tabIndex``, so the browser laid out the whole page again for
+  every box (13 full layouts, half a second of a phone's main thread on chapter 2),
+  including the parts it had not drawn yet. Now every such box has ``tabindex="0"``
+  in the HTML (reachable by keyboard before any script runs), and the theme's script,
+  patched in ``_static``, measures the boxes the browser has drawn, all reads before
+  the writes (one layout), then the boxes of any part drawn later
+  (``contentvisibilityautostatechange``): a box that does not scroll loses its stop.
+
 Pages are rewritten in place; the rewrite is idempotent (an incremental build
 rewrites what it wrote and leaves the rest as it is).
 """
@@ -22,8 +50,11 @@ rewrites what it wrote and leaves the rest as it is).
 from __future__ import annotations
 
 import html
+import json
 import re
+import shutil
 import struct
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -216,12 +247,157 @@ def size_images(text: str, page: Path) -> str:
     return _IMG.sub(fix, text)
 
 
+# --- stylesheets ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = ROOT / "tools"
+#: The stylesheets trimmed (site-relative, under _static/); a missing one is skipped.
+TRIMMED_CSS = ("styles/pydata-sphinx-theme.css", "styles/sphinx-book-theme.css",
+               "sphinx-design.min.css", "basic.css", "pygments.css", "togglebutton.css",
+               "copybutton.css", "sphinx-thebe.css", "exercise.css", "mystnb.*.css")
+#: Kept whatever the pages contain: classes that scripts build from parts (Bootstrap's
+#: popovers and tooltips), the states they toggle, what the launch button's live kernel
+#: (Thebe, Jupyter widgets, CodeMirror) and the search results add, colour modes.
+SAFELIST = {
+    "standard": [r"^show$", r"^showing$", r"^hiding$", r"^active$", r"^disabled$",
+                 r"^collaps", r"^fade$", r"^modal", r"^offcanvas", r"^dropdown",
+                 r"^was-validated$", r"^focus", r"^highlighted$", r"^hidden$"],
+    "greedy": [r"data-theme", r"data-mode", r"^bs-", r"tooltip", r"popover", r"^thebe",
+               r"^jp-", r"^cm-", r"^CodeMirror", r"^toggle", r"^search", r"^sd-tab",
+               r"^katex", r"^pst-", r"^bd-search"],
+}
+_PURGE_JS = r"""
+const fs = require('fs');
+const {PurgeCSS} = require('purgecss');
+const cfg = JSON.parse(fs.readFileSync(0, 'utf8'));
+const re = (list) => list.map((s) => new RegExp(s));
+new PurgeCSS().purge({
+  content: cfg.content, css: cfg.css,
+  safelist: {standard: re(cfg.safelist.standard), greedy: re(cfg.safelist.greedy)},
+  fontFace: false, keyframes: false, variables: false,
+}).then((results) => {
+  for (const r of results) fs.writeFileSync(r.file, r.css);
+  process.stdout.write(JSON.stringify(results.map((r) => r.file)));
+}).catch((err) => { console.error(err); process.exit(1); });
+"""
+
+
+def trim_css(outdir: Path) -> list[Path]:
+    """Cut the theme's stylesheets in ``outdir/_static`` to what the site uses (PurgeCSS).
+
+    Raises:
+        ExtensionError: PurgeCSS is not installed or failed.
+    """
+    static = outdir / "_static"
+    sheets = sorted({p for pattern in TRIMMED_CSS for p in static.glob(pattern)})
+    if not sheets:
+        return []
+    if not (NODE_DIR / "node_modules" / "purgecss").is_dir() or shutil.which("node") is None:
+        raise ExtensionError("PurgeCSS (npm) trims the theme's CSS: run `npm ci --prefix tools` "
+                             "(tools/bootstrap.py does it)")
+    content = [str(p) for p in outdir.rglob("*.html")
+               if not p.relative_to(outdir).as_posix().startswith(SKIP[1:])]
+    content += [str(p) for p in static.rglob("*.js") if "relucourse-vega" not in p.parts]
+    # (Vega draws its own elements with its own inline styles; its 0.8 MB of script
+    # would only add words.)
+    config = {"content": content, "css": [str(p) for p in sheets], "safelist": SAFELIST}
+    done = subprocess.run(["node", "-e", _PURGE_JS], cwd=NODE_DIR, input=json.dumps(config),
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise ExtensionError(f"PurgeCSS failed on the theme's stylesheets:\n{done.stderr[-2000:]}")
+    return sheets
+
+
+# --- scripts ----------------------------------------------------------------------------
+
+#: Scripts that the page's inline scripts use as they are read: not deferred (the theme's
+#: ``DOCUMENTATION_OPTIONS.pagename = ...`` needs Sphinx's 1 KB of options first).
+KEPT_IN_ORDER = ("documentation_options.js",)
+
+
+def defer_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Every external script of the page's head deferred (order kept)."""
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    deferred = []
+    for js in scripts:
+        attrs = dict(getattr(js, "attributes", None) or {})
+        filename = getattr(js, "filename", js)
+        if (filename and "async" not in attrs and "defer" not in attrs and not attrs.get("type")
+                and not str(filename).endswith(KEPT_IN_ORDER)):
+            attrs["defer"] = "defer"
+            js = _JavaScript(filename, priority=getattr(js, "priority", 500), **attrs)
+        deferred.append(js)
+    context["script_files"] = deferred
+
+
+# --- the theme's script ----------------------------------------------------------------
+
+THEME_JS = "scripts/pydata-sphinx-theme.js"
+#: The theme's (0.16) scan: measure a box, write its tabIndex, measure the next ...
+_SCAN_START = 'const e=()=>{document.querySelectorAll(["pre",'
+_SCAN_END = ".forEach(e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})}"
+#: ... replaced by: the drawn boxes (of ``r``, an element, or the page) measured, then written.
+_SCAN_NEW = (
+    "const e=(r)=>{const l=[...(r instanceof Element?r:document).querySelectorAll(S)]"
+    ".filter(x=>!x.checkVisibility||x.checkVisibility({contentVisibilityAuto:!0})),"
+    "v=l.map(x=>x.scrollWidth>x.clientWidth||x.scrollHeight>x.clientHeight?0:-1);"
+    "l.forEach((x,i)=>{x.tabIndex!==v[i]&&(x.tabIndex=v[i])})},"
+    "cvq=document.addEventListener(\"contentvisibilityautostatechange\","
+    "(x)=>{x.skipped||e(x.target)},!0)"
+)
+#: The boxes the theme scans: they get ``tabindex="0"`` in the HTML.
+_SCROLL_BOXES = re.compile(r'<pre\b(?![^>]*\btabindex=)|'
+                           r'(?<=<div class="cell_output docutils container">)\s*<div class="output\b'
+                           r'|<div class="pst-scrollable-table-container"(?![^>]*\btabindex=)')
+
+
+def tab_stops(text: str) -> str:
+    """``tabindex="0"`` on each box of the article the theme's script may find scrolling."""
+    start = text.find('<article class="bd-article"')
+    end = text.find("</article>", start)
+    if start < 0 or end < 0:
+        return text
+    article = _SCROLL_BOXES.sub(lambda m: m.group(0) + ' tabindex="0"'
+                                if not m.group(0).lstrip().startswith('<div class="output')
+                                else m.group(0).replace('<div class="output',
+                                                        '<div tabindex="0" class="output'),
+                                text[start:end])
+    return text[:start] + article + text[end:]
+
+
+def patch_theme_js(outdir: Path) -> None:
+    """The theme's tab-stop scan, drawn boxes only (see the module's description).
+
+    Raises:
+        ExtensionError: the theme's script no longer has the scan this patches.
+    """
+    path = outdir / "_static" / THEME_JS
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    if "contentvisibilityautostatechange" in text:
+        return
+    at = text.find(_SCAN_START)
+    end = text.find(_SCAN_END, at)
+    if at < 0 or end < 0:
+        raise ExtensionError(f"{path}: the theme's tab-stop scan has changed; update "
+                             "tools/sphinxext/speed.py (patch_theme_js)")
+    selector = text[at + len(_SCAN_START) - len('["pre",'):end - 1]   # [...].join(", ")
+    new = _SCAN_NEW.replace("(S)", f"({selector})")
+    text = text[:at] + new + text[end + len(_SCAN_END):]
+    path.write_text(text, encoding="utf-8")
+
+
 # --- the pass ---------------------------------------------------------------------------
 
 def rewrite(page: Path) -> bool:
     """Apply the fixes to one written page; True if it changed."""
     text = page.read_text(encoding="utf-8")
-    new = size_images(inline_icons(text), page)
+    new = tab_stops(size_images(inline_icons(text), page))
     if new != text:
         page.write_text(new, encoding="utf-8")
         return True
@@ -232,13 +408,16 @@ def _finished(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     out = Path(app.outdir)
-    subset_icon_font(out)
+    subset_icon_font(out)            # reads the stylesheets before they are trimmed
     for page in out.rglob("*.html"):
         if not page.relative_to(out).as_posix().startswith(SKIP):
             rewrite(page)
+    trim_css(out)
+    patch_theme_js(out)
 
 
 def setup(app):
     """Inline the icons and size the images of every page after the build."""
     app.connect("build-finished", _finished, priority=900)
+    app.connect("html-page-context", defer_scripts, priority=950)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
