@@ -184,8 +184,9 @@ class _ScaleGrad(torch.autograd.Function):
 class Cell:
     """One cell of the table: the outcome, the kinds of finding the report gave, and measured numbers.
 
-    ``numbers`` holds what the page quotes about the cell: for the
-    learning-rate step, ``dead`` (the largest share of dead units in one
+    ``numbers`` holds what the page quotes about the cell: for the healthy
+    model in training mode, ``loss`` and ``last_std`` (the last activation's
+    output spread); for the learning-rate step, ``dead`` (the largest share of dead units in one
     layer, counted by the zoo's own hooks); for exploding weights, ``loss``
     and ``healthy_loss``, ``pre_std`` and ``healthy_pre_std`` (the largest
     spread of an activation's input), ``gain`` (the largest weight scale
@@ -377,6 +378,8 @@ def calibration_table(models=None, faults=None) -> dict[str, dict[str, Cell]]:
         sites = _sites(model, X)
         healthy = _report(model, X, y)
         row["healthy (train)"] = _healthy_cell(healthy)
+        row["healthy (train)"].numbers.update(
+            loss=healthy.loss, last_std=healthy.activations[-1].std if healthy.activations else math.nan)
         warm_batch_norm(model, X, y)
         row["healthy (eval)"] = _healthy_cell(_report(model, X, y, train_mode=False))
         model.load_state_dict(state)
