@@ -364,11 +364,24 @@ def calibration_table(models=None, faults=None) -> dict[str, dict[str, Cell]]:
 
     Every column of a model starts from the same weights (one build, its
     state restored between columns), and dropout draws the same in each.
+    The table runs with denormal floats flushed to zero
+    (``torch.set_flush_denormal``, turned off again at the end):
+    EfficientNet's activations shrink to about 1e-35 at its library's
+    initialisation, and arithmetic on the still smaller numbers below that
+    made its reports three to four times slower; the outcomes are the same.
 
     Args: models: names to run (all by default); faults: faults to inject (all by default).
     Returns: the table.
     Raises: ImportError without transformers.
     """
+    torch.set_flush_denormal(True)
+    try:
+        return _table(models, faults)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _table(models, faults) -> dict[str, dict[str, Cell]]:
     table: dict[str, dict[str, Cell]] = {}
     for name in models or MODELS:
         X, y = inputs(name)
