@@ -617,10 +617,16 @@ class _Recorder:
         self.names: dict[int, str] = {}
         self.kinds: dict[int, str | None] = {}
         self.by_id: dict[int, nn.Module] = {}
+        # per module, looked up once: (a normalisation?, output from own weights?, layout)
+        self.traits: dict[int, tuple[bool, bool, int]] = {}
         for name, m in (model.named_modules() if modules is None else modules):
             self.names.setdefault(id(m), name)
             self.by_id[id(m)] = m
             self.kinds[id(m)] = (module_kind(m, extra) if extra else _type_kind(type(m)))
+            cls = type(m).__name__
+            norm = "Norm" in cls
+            layout = -1 if "Embedding" in cls else (1 if isinstance(m, _CHANNELS_FIRST) else -1)
+            self.traits[id(m)] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
         self.stack: list[tuple[str, nn.Module, Any]] = []
         self.act_depth = 0
         self.calls: dict[Any, int] = {}
@@ -668,8 +674,10 @@ class _Recorder:
         if id(module) not in self.called:
             self.called[id(module)] = False
             self.call_order.append(id(module))
-        cls = type(module).__name__
-        if "Norm" in cls and args and torch.is_tensor(args[0]):
+        traits = self.traits.get(id(module))
+        if traits is None:
+            traits = self.traits[id(module)] = ("Norm" in type(module).__name__, False, -1)
+        if traits[0] and args and torch.is_tensor(args[0]):
             self.normalised_input(args[0])
         kind = self.kinds.get(id(module))
         if kind is not None:
@@ -694,15 +702,12 @@ class _Recorder:
                 if torch.is_tensor(output):
                     self.after(site, output)
             return
-        own_weight = getattr(module, "weight", None)
-        if isinstance(own_weight, torch.Tensor) and torch.is_tensor(output) and "Norm" not in type(module).__name__:
-            layout = 1 if isinstance(module, _CHANNELS_FIRST) else -1
-            if "Embedding" in type(module).__name__:
-                layout = -1
+        norm, weighted, layout = self.traits.get(id(module), (False, False, -1))
+        if weighted and not norm and torch.is_tensor(output):
             self.source_map[id(output)] = (weakref.ref(output), name, layout)
             self.layout = layout
-        elif "Norm" in type(module).__name__:
-            self.layout = 1 if isinstance(module, _CHANNELS_FIRST) else -1
+        elif norm:
+            self.layout = layout
 
     def _enclosing(self) -> str:
         for name, m, _ in reversed(self.stack):
