@@ -11,8 +11,10 @@ of transformers' model classes at the library's default initialisation
 (ResNet, MobileNetV2, ConvNeXt, EfficientNet, ViT, GPT-2, LLaMA, BERT), each
 on 32 seeded inputs. :func:`calibration_table` runs the report on each model
 healthy (in training and in eval mode) and with each fault injected
-(:data:`FAULTS`), and says for each cell whether the report found the fault,
-missed it, or (on a healthy model) raised a false alarm.
+(:data:`FAULTS`: dead units by a negative bias shift and by one huge Adam
+step, saturation, exploding weights, raw inputs, vanishing gradients), and
+says for each cell whether the report found the fault, missed it, or (on a
+healthy model) raised a false alarm.
 """
 
 from __future__ import annotations
