@@ -443,29 +443,45 @@ def _activation_stats(s) -> ActivationStats:
         off=float(s.off_mask().sum()) / units if units else 0.0, activation=s.kind, slope=s.slope)
 
 
+def _norms(tensors: list[torch.Tensor]) -> list[float]:
+    """The 2-norms of ``tensors`` in float64, computed together and read at once."""
+    if not tensors:
+        return []
+    by_device: dict = {}
+    for i, t in enumerate(tensors):
+        by_device.setdefault((t.device, t.dtype), []).append(i)
+    out = [0.0] * len(tensors)
+    for group in by_device.values():
+        norms = torch._foreach_norm([tensors[i].detach() for i in group], 2, dtype=torch.float64)
+        for i, v in zip(group, torch.stack(norms).tolist()):
+            out[i] = v
+    return out
+
+
 def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]:
-    out = []
+    rows = []
     seen: set[int] = set()
+    named = info.modules or list(model.named_modules())
     names_of = {id(p): n for n, p in model.named_parameters()}
-    for name, m in model.named_modules():
-        own = [(pn, p) for pn, p in m.named_parameters(recurse=False) if id(p) not in seen]
+    for name, m in named:
+        own = [(pn, p) for pn, p in m._parameters.items() if p is not None and id(p) not in seen]
         if not own:
             continue
         for _, p in own:
             seen.add(id(p))
         chosen = [(pn, p) for pn, p in own if pn == "weight"] or own
-        wn = math.sqrt(sum(float(torch.linalg.vector_norm(p.detach(), dtype=torch.float64)) ** 2
-                           for _, p in chosen))
         frozen = not any(p.requires_grad for _, p in chosen)
-        if frozen:
-            gn = math.nan
-        else:
-            gn = 0.0
-            for _, p in chosen:
-                g = info.grads.get(names_of.get(id(p), ""))
-                if g is not None:
-                    gn += float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
-            gn = math.sqrt(gn)
+        grads = [] if frozen else [info.grads.get(names_of.get(id(p), "")) for _, p in chosen]
+        rows.append((name, m, chosen, frozen, [g for g in grads if g is not None]))
+    weights = _norms([p for _, _, chosen, _, _ in rows for _, p in chosen])
+    grad_norms = _norms([g for *_, gs in rows for g in gs])
+    out = []
+    wi = gi = 0
+    for name, m, chosen, frozen, grads in rows:
+        wn = math.sqrt(sum(v * v for v in weights[wi:wi + len(chosen)]))
+        wi += len(chosen)
+        gn = math.nan if frozen else math.sqrt(sum(v * v for v in grad_norms[gi:gi + len(grads)]))
+        gi += len(grads)
         out.append(ParameterStats(name or "(model)", type(m).__name__, wn, gn, frozen=frozen,
                                   normalised=(name or "(model)") in info.normalised,
                                   matrix=any(p.dim() >= 2 for _, p in chosen)))

@@ -213,6 +213,21 @@ def module_kind(module: nn.Module, extra: Mapping | None = None) -> str | None:
 
 
 @lru_cache(maxsize=None)
+def _type_kind(cls: type) -> str | None:
+    """:func:`module_kind` without the user's classes, once per class."""
+    kind = MODULE_KINDS.get(cls)
+    if kind is not None:
+        return kind
+    kind = NAMED_KINDS.get(cls.__name__)
+    if kind is not None:
+        return kind
+    for base, kind in MODULE_KINDS.items():
+        if issubclass(cls, base):
+            return kind
+    return None
+
+
+@lru_cache(maxsize=None)
 def flat_below(kind: str, slope: float | None = None) -> float | None:
     """The input below which the activation's slope stays within :data:`FLAT_SLOPE` of 0.
 
@@ -554,6 +569,9 @@ def _std(s, sq, n) -> float:
     return math.sqrt(max(var, 0.0))
 
 
+_NoMode = torch._C.DisableTorchFunction          # the recorder's own arithmetic bypasses the mode
+
+
 class _Mode(TorchFunctionMode):
     def __init__(self, rec: "_Recorder"):
         super().__init__()
@@ -589,7 +607,7 @@ class _Recorder:
     """Hooks on every module plus the function mode; accumulates :class:`SiteStats`."""
 
     def __init__(self, model: nn.Module, *, extra: Mapping | None, unit_dim: int | None,
-                 tolerance: float, sample_size: int, gradients: bool):
+                 tolerance: float, sample_size: int, gradients: bool, modules=None):
         self.model = model
         self.extra = extra
         self.unit_dim = unit_dim
@@ -597,9 +615,18 @@ class _Recorder:
         self.sample_size = sample_size
         self.gradients = gradients
         self.names: dict[int, str] = {}
-        for name, m in model.named_modules():
+        self.kinds: dict[int, str | None] = {}
+        self.by_id: dict[int, nn.Module] = {}
+        # per module, looked up once: (a normalisation?, output from own weights?, layout)
+        self.traits: dict[int, tuple[bool, bool, int]] = {}
+        for name, m in (model.named_modules() if modules is None else modules):
             self.names.setdefault(id(m), name)
-        self.kinds = {id(m): module_kind(m, extra) for _, m in model.named_modules()}
+            self.by_id[id(m)] = m
+            self.kinds[id(m)] = (module_kind(m, extra) if extra else _type_kind(type(m)))
+            cls = type(m).__name__
+            norm = "Norm" in cls
+            layout = -1 if "Embedding" in cls else (1 if isinstance(m, _CHANNELS_FIRST) else -1)
+            self.traits[id(m)] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
         self.stack: list[tuple[str, nn.Module, Any]] = []
         self.act_depth = 0
         self.calls: dict[Any, int] = {}
@@ -647,8 +674,10 @@ class _Recorder:
         if id(module) not in self.called:
             self.called[id(module)] = False
             self.call_order.append(id(module))
-        cls = type(module).__name__
-        if "Norm" in cls and args and torch.is_tensor(args[0]):
+        traits = self.traits.get(id(module))
+        if traits is None:
+            traits = self.traits[id(module)] = ("Norm" in type(module).__name__, False, -1)
+        if traits[0] and args and torch.is_tensor(args[0]):
             self.normalised_input(args[0])
         kind = self.kinds.get(id(module))
         if kind is not None:
@@ -673,15 +702,12 @@ class _Recorder:
                 if torch.is_tensor(output):
                     self.after(site, output)
             return
-        own_weight = getattr(module, "weight", None)
-        if isinstance(own_weight, torch.Tensor) and torch.is_tensor(output) and "Norm" not in type(module).__name__:
-            layout = 1 if isinstance(module, _CHANNELS_FIRST) else -1
-            if "Embedding" in type(module).__name__:
-                layout = -1
+        norm, weighted, layout = self.traits.get(id(module), (False, False, -1))
+        if weighted and not norm and torch.is_tensor(output):
             self.source_map[id(output)] = (weakref.ref(output), name, layout)
             self.layout = layout
-        elif "Norm" in type(module).__name__:
-            self.layout = 1 if isinstance(module, _CHANNELS_FIRST) else -1
+        elif norm:
+            self.layout = layout
 
     def _enclosing(self) -> str:
         for name, m, _ in reversed(self.stack):
@@ -736,7 +762,8 @@ class _Recorder:
                                     exact_bounds=spec.exact_bounds, module=module)
         self.order.append(key)
 
-    # statistics
+    # statistics: computed with the function mode off (the tool's own arithmetic is not the model's),
+    # the scalars of one call gathered in one tensor and read once
     def before(self, site: SiteStats, x: torch.Tensor):
         if x.dim() < 2:
             raise DiagnosticError(
@@ -749,66 +776,73 @@ class _Recorder:
                 f"unit_dim={ud} is not a dimension after the batch dimension; use 1 for (N, F) or "
                 "(N, C, ...) and -1 for channels-last outputs.")
         ud %= x.dim()
-        d = x.detach()
-        if not d.is_floating_point():
-            d = d.float()
-        units = d.shape[ud]
+        units = x.shape[ud]
         if site.max_in is not None and units != site.max_in.numel():
             raise DiagnosticError(
                 f"layer '{site.name}' ({site.label}) had {site.max_in.numel()} units (shape {site.shape}) "
-                f"on an earlier batch but {units} (shape {tuple(d.shape)}) now; every batch must give the "
+                f"on an earlier batch but {units} (shape {tuple(x.shape)}) now; every batch must give the "
                 "layer the same number of features or channels.")
-        site.shape = tuple(d.shape)
-        dims = [i for i in range(d.dim()) if i != ud]
-        mx = d.amax(dim=dims)
-        if torch.isnan(mx).any():                                  # NaN counts as "not on"
-            nan = torch.isnan(d).sum(dim=dims) > 0
-            site.nan = nan if site.nan is None else site.nan | nan
-            mx = torch.nan_to_num(d, nan=-math.inf).amax(dim=dims)
-        site.max_in = mx if site.max_in is None else torch.maximum(site.max_in, mx)
-        s = d.sum(dtype=torch.float64)
-        sq = torch.linalg.vector_norm(d, dtype=torch.float64) ** 2
-        pos = torch.count_nonzero(d > 0)
-        site.pre_sum += float(s)
-        site.pre_sq += float(sq)
-        site.positive += float(pos)
+        with _NoMode():
+            d = x.detach()
+            if not d.is_floating_point():
+                d = d.float()
+            site.shape = tuple(d.shape)
+            dims = [i for i in range(d.dim()) if i != ud]
+            mx = d.amax(dim=dims)
+            nan = torch.isnan(mx)
+            s, sq, pos, any_nan = torch.stack([
+                d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square(),
+                (d > 0).sum(dtype=torch.float64), nan.any().double()]).tolist()
+            if any_nan:                                            # NaN counts as "not on"
+                nan = torch.isnan(d).sum(dim=dims) > 0
+                site.nan = nan if site.nan is None else site.nan | nan
+                mx = torch.nan_to_num(d, nan=-math.inf).amax(dim=dims)
+            site.max_in = mx if site.max_in is None else torch.maximum(site.max_in, mx)
+        site.pre_sum += s
+        site.pre_sq += sq
+        site.positive += pos
         site.entries += d.numel()
         site.inputs += int(d.shape[0])
 
     def after(self, site: SiteStats, out: torch.Tensor):
-        d = out.detach()
-        if not d.is_floating_point():
-            d = d.float()
-        site.post_sum += float(d.sum(dtype=torch.float64))
-        site.post_sq += float(torch.linalg.vector_norm(d, dtype=torch.float64) ** 2)
-        site.post_entries += d.numel()
-        if site.bounds is not None:
-            lo, hi = site.bounds
-            if site.exact_bounds:
-                near = (d >= hi) if hi is not None else None
-                if lo is not None:
-                    near = (d <= lo) if near is None else near | (d <= lo)
-            else:
-                span = self.tolerance * ((hi - lo) if lo is not None and hi is not None else 1.0)
-                near = (d >= hi - span) if hi is not None else None
-                if lo is not None:
-                    near = (d <= lo + span) if near is None else near | (d <= lo + span)
-            site.saturated += float(torch.count_nonzero(near))
-        if site.sample is None or site.sample.numel() < self.sample_size:
-            flat = d.flatten()
-            step = max(1, flat.numel() // self.sample_size)
-            part = flat[::step][: self.sample_size].float().cpu()
-            site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
+        with _NoMode():
+            d = out.detach()
+            if not d.is_floating_point():
+                d = d.float()
+            parts = [d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square()]
+            if site.bounds is not None:
+                lo, hi = site.bounds
+                if site.exact_bounds:
+                    near = (d >= hi) if hi is not None else None
+                    if lo is not None:
+                        near = (d <= lo) if near is None else near | (d <= lo)
+                else:
+                    span = self.tolerance * ((hi - lo) if lo is not None and hi is not None else 1.0)
+                    near = (d >= hi - span) if hi is not None else None
+                    if lo is not None:
+                        near = (d <= lo + span) if near is None else near | (d <= lo + span)
+                parts.append(near.sum(dtype=torch.float64))
+            values = torch.stack(parts).tolist()
+            site.post_sum += values[0]
+            site.post_sq += values[1]
+            if site.bounds is not None:
+                site.saturated += values[2]
+            site.post_entries += d.numel()
+            if site.sample is None or site.sample.numel() < self.sample_size:
+                flat = d.flatten()
+                step = max(1, flat.numel() // self.sample_size)
+                part = flat[::step][: self.sample_size].float().cpu()
+                site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
         if self.gradients and out.requires_grad:
             def hook(g, site=site):
-                site.grad_sq += float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64) ** 2)
+                site.grad_sq += float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64).square())
                 site.grad_entries += g.numel()
             out.register_hook(hook)
 
     def unseen(self) -> list[tuple[str, str, str]]:
         """(layer, class, what could not be seen) for modules that ran but hid their activations."""
         out = []
-        by_id = {id(m): m for m in self.model.modules()}
+        by_id = self.by_id
         for mid in self.call_order:
             m = by_id.get(mid)
             if m is None:
@@ -885,18 +919,20 @@ def failure_message(what: str, batch: _Batch, stack, err: Exception, model_dtype
 class _Snapshot:
     """Train/eval flags, requires_grad flags, buffers and .grad fields; restored by :meth:`restore`."""
 
-    def __init__(self, model: nn.Module):
-        self.modules = list(model.modules())
+    def __init__(self, model: nn.Module, modules=None, params=None):
+        self.modules = list(model.modules()) if modules is None else modules
         self.modes = [m.training for m in self.modules]
+        # every buffer is copied back: batch norm updates its running statistics in place
+        # without moving their version counters, so a change cannot be told cheaply
         self.buffers = [(b, b.detach().clone()) for b in model.buffers()]
-        self.params = list(model.parameters())
+        self.params = list(model.parameters()) if params is None else params
         self.requires = [p.requires_grad for p in self.params]
         self.grads = [p.grad for p in self.params]
-        self.versions = [p._version for p in self.params]
 
     def restore(self):
         for m, mode in zip(self.modules, self.modes):
-            m.training = mode
+            if m.training != mode:
+                m.training = mode
             m.__dict__.pop("_inspect_sites", None)
         with torch.no_grad():
             for b, copy in self.buffers:
@@ -905,7 +941,8 @@ class _Snapshot:
         for p, r, g in zip(self.params, self.requires, self.grads):
             if p.requires_grad != r:
                 p.requires_grad_(r)
-            p.grad = g
+            if p.grad is not g:
+                p.grad = g
 
 
 # -- the pass ------------------------------------------------------------------------------------
@@ -931,6 +968,7 @@ class Inspection:
     target_mean: float = math.nan
     target_std: float = math.nan
     float_targets: bool = False
+    modules: list = field(default_factory=list, repr=False)     # (name, module) in model order
 
 
 def model_dtype_device(model: nn.Module):
@@ -1004,15 +1042,19 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     for kind in KINDS:                     # computed once, before any hook or mode is in place
         flat_below(kind)
     dtype, device = model_dtype_device(model)
-    snap = _Snapshot(model)
+    named = list(model.named_modules())                 # one walk over the model, shared
+    modules = [m for _, m in named]
+    named_params = list(model.named_parameters())
+    snap = _Snapshot(model, modules, [p for _, p in named_params])
     rec = _Recorder(model, extra=activations, unit_dim=unit_dim, tolerance=tolerance,
-                    sample_size=sample_size, gradients=backward)
+                    sample_size=sample_size, gradients=backward, modules=named)
     handles = []
     samples = batches = 0
     loss_total = 0.0
     grads_acc: list | None = None
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    first_weight = 0
+    trainable = [(n, p) for n, p in named_params if p.requires_grad]
+    frozen = [n for n, p in named_params if not p.requires_grad]
     in_sum = in_sq = None
     in_n = 0
     t_sum = t_sq = 0.0
@@ -1021,10 +1063,11 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     devices = [device] if device is not None and device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices):
-            for m in model.modules():
+            for m in modules:
                 handles.append(m.register_forward_pre_hook(rec.pre))
                 handles.append(m.register_forward_hook(rec.post))
-            model.train(train_mode)
+            if any(m.training != train_mode for m in modules):
+                model.train(train_mode)
             mode = _Mode(rec)
             grad_ctx = torch.enable_grad if backward else torch.no_grad
             for batch in iter_batches(inputs, y, batch_size=batch_size, max_batches=max_batches,
@@ -1086,9 +1129,14 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                     g = torch.autograd.grad(loss, [p for _, p in trainable], allow_unused=True)
                 w = batch.size
                 loss_total += float(loss.detach()) * w
+                # the size-weighted sum of the batches' gradients; the first batch is weighted only
+                # once a second one comes (one batch: its gradient as it is, no copy, no scaling)
                 if grads_acc is None:
-                    grads_acc = [None if t is None else t.mul_(w) for t in g]
+                    grads_acc, first_weight = list(g), w
                 else:
+                    if first_weight:
+                        grads_acc = [None if t is None else t.mul_(first_weight) for t in grads_acc]
+                        first_weight = 0
                     for i, t in enumerate(g):
                         if t is None:
                             continue
@@ -1116,9 +1164,10 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                       normalised=set(rec.normalised),
                       call_order=[rec.names.get(i, "") for i in rec.call_order], frozen=frozen,
                       float_targets=float_targets,
-                      attention=[n for n, m in model.named_modules() if "Attention" in type(m).__name__],
-                      gates=[n for n, m in model.named_modules() if "SqueezeExcit" in type(m).__name__],
+                      attention=[n for n, m in named if "Attention" in type(m).__name__],
+                      gates=[n for n, m in named if "SqueezeExcit" in type(m).__name__],
                       untrained_norms=[] if train_mode else _untrained_norms(model))
+    info.modules = named
     if in_n > 0:
         info.input_mean = in_sum / in_n
         var = (in_sq - in_sum * in_sum / in_n) / max(in_n - 1, 1)
@@ -1128,7 +1177,9 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
         info.target_std = math.sqrt(max((t_sq - t_sum * t_sum / t_n) / max(t_n - 1, 1), 0.0))
     if backward:
         info.loss = loss_total / samples
-        info.grads = {n: (None if t is None else t.div_(samples)) for (n, _), t in zip(trainable, grads_acc)}
+        scale = 1 if first_weight else samples           # one batch: already its mean gradient
+        info.grads = {n: (None if t is None else t if scale == 1 else t.div_(scale))
+                      for (n, _), t in zip(trainable, grads_acc or [])}
         if trainable and all(t is None or not bool(t.any()) for t in info.grads.values()):
             raise DiagnosticError(
                 "every gradient is exactly 0, so the report would be empty of meaning. Common causes: a "

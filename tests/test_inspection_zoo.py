@@ -40,6 +40,64 @@ def test_injected_faults_are_found(table, fault):
     assert list(outcomes.values()).count("found") >= 3
 
 
+def test_huge_learning_rate_step_found_wherever_it_kills_units(table):
+    """The dead-unit fault's second variant: one Adam step at learning rate 1 (issue 20)."""
+    column = "dead units (lr step)"
+    outcomes = {name: row[column].outcome for name, row in table.items()}
+    assert set(outcomes.values()) <= {"found", "alive", "n/a"}, outcomes
+    assert list(outcomes.values()).count("found") >= 3
+    for name in ("MLP, ReLU (book)", "CNN + BN (book)", "ResNet", "MobileNetV2"):
+        assert outcomes[name] == "found", outcomes
+    assert outcomes["MLP, tanh (book)"] == "n/a"                 # tanh has no off state
+    for name, row in table.items():
+        cell = row[column]
+        if cell.outcome == "found":            # the zoo's own count agrees that units died
+            assert cell.numbers["dead"] > 0.2, (name, cell.numbers)
+        if cell.outcome == "alive":            # and where it says none did, none came close
+            assert cell.numbers["dead"] < 0.05, (name, cell.numbers)
+
+
+def test_zoo_dead_count_agrees_with_the_report():
+    """dead_shares (the zoo's own hooks) and the report count the same dead units after the step."""
+    X, y = zoo.inputs("MLP, ReLU (book)")
+    model = zoo.build("MLP, ReLU (book)")
+    before = [p.detach().clone() for p in model.parameters()]
+    zoo.huge_step(model, X, y)
+    assert all((p - b).abs().max() > 0.5 for p, b in zip(model.parameters(), before))
+    sites = zoo._sites(model, X)
+    own = zoo.dead_shares(model, X, sites)
+    report = health_report(model, X, y)
+    assert own == {a.name: a.dead for a in report.activations}
+    assert max(own.values()) > 0.2
+
+
+def test_every_column_starts_from_the_same_weights():
+    """One build per model, its state restored between columns: the table equals fresh builds."""
+    fresh = {}
+    for fault in ("saturation", "exploding weights"):
+        X, y = zoo.inputs("BERT")
+        model = zoo.build("BERT")
+        healthy = zoo._report(model, X, y)
+        handles: list = []
+        zoo._inject("BERT", fault, model, X, y, healthy, zoo._sites(model, X), handles)
+        fresh[fault] = zoo._report(model, X, y).kinds()
+    table = zoo.calibration_table(models=["BERT"], faults=["saturation", "exploding weights"])
+    assert {f: table["BERT"][f].kinds for f in fresh} == fresh
+
+
+def test_exploding_weights_misses_have_their_causes(table):
+    """The page's explanation of each miss, as numbers: see back/health_calibration.md."""
+    column = "exploding weights"
+    numbers = {name: row[column].numbers for name, row in table.items()}
+    for name in ("ResNet", "CNN + BN (book)"):          # no effect but on the logits
+        assert numbers[name]["spread"] < 1.001
+        assert numbers[name]["loss"] > 2 * numbers[name]["healthy_loss"]
+    for name in ("GPT-2", "LLaMA"):                      # weights of a normal size after the fault
+        assert numbers[name]["gain"] < 2 and numbers[name]["pre_std"] < 2.5
+    efficientnet = table["EfficientNet"]["healthy (train)"].numbers
+    assert efficientnet["last_std"] < 1e-20               # its activations vanish at its init
+
+
 def test_exploding_weights_found_where_they_change_the_model(table):
     outcomes = {name: row["exploding weights"].outcome for name, row in table.items()}
     for name in ("MLP, ReLU (book)", "MLP, tanh (book)", "ViT", "BERT"):

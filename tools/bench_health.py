@@ -7,13 +7,17 @@ GPT-2-small-sized config (124M parameters, batch 8 x 128 tokens), prints
 
 * the report's best time over ``--repeat`` runs divided by the best time of
   one plain forward and backward pass on the same batch (the loss the model
-  computes from its labels, or cross-entropy, then ``loss.backward()``);
+  computes from its labels, or cross-entropy, then ``loss.backward()``),
+  the two timed in one process and in turns, so that a change of load on
+  the machine hits both alike (``--threads``: torch's threads, 1 by default,
+  steadier on a shared machine);
 * the report's peak memory divided by the plain pass's: each is measured in
   a fresh process as the growth of the peak resident set size (``ru_maxrss``)
   over the process's size once the model and batch are built.
 
-Each measurement runs in its own process, so one cannot inherit the other's
-peak. Not a timed test: the numbers depend on the machine and its load.
+Each memory measurement runs in its own process, so one cannot inherit the
+other's peak. Not a timed test: the numbers depend on the machine and its
+load; the load average is printed with them.
 """
 
 from __future__ import annotations
@@ -54,12 +58,13 @@ def _setup(name: str):
     return zoo.build(name), X, y
 
 
-def _one(name: str, what: str, repeat: int) -> dict:
+def _one(name: str, what: str, repeat: int, threads: int = 1) -> dict:
     import torch
     import torch.nn.functional as F
 
     from relucourse.health import health_report
 
+    torch.set_num_threads(threads)
     model, X, y = _setup(name)
     base = _rss_mb()
 
@@ -76,21 +81,26 @@ def _one(name: str, what: str, repeat: int) -> dict:
     def report():
         health_report(model, X, y, batch_size=4096)
 
-    run = plain if what == "plain" else report
-    run()                                             # the first run sets the peak
-    peak = _peak_mb() - base
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return {"seconds": best, "peak_mb": peak, "parameters": sum(p.numel() for p in model.parameters())}
+    out = {"parameters": sum(p.numel() for p in model.parameters())}
+    if what in ("plain", "report"):
+        (plain if what == "plain" else report)()       # the first run sets the peak
+        out["peak_mb"] = _peak_mb() - base
+        return out
+    best = {"plain": float("inf"), "report": float("inf")}
+    plain(), report()                                 # warm-up
+    for _ in range(repeat):                           # in turns
+        for key, run in (("plain", plain), ("report", report)):
+            start = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - start)
+    out.update(best)
+    return out
 
 
-def _measure(name: str, what: str, repeat: int) -> dict:
+def _measure(name: str, what: str, repeat: int, threads: int) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "tools.bench_health", "--one", name, what, str(repeat)],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-m", "tools.bench_health", "--one", name, what, str(repeat),
+                          str(threads)], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -103,28 +113,34 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--one"]:
-        print(json.dumps(_one(argv[1], argv[2], int(argv[3]))))
+        print(json.dumps(_one(argv[1], argv[2], int(argv[3]), int(argv[4]))))
         return 0
     from relucourse import health_zoo as zoo
     from relucourse.benchmark import machine_description
 
     parser = argparse.ArgumentParser(prog="python -m tools bench-health", description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per pass (best kept)")
+    parser.add_argument("--repeat", type=int, default=10, help="timed runs of each, in turns (best kept)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-large", action="store_true", help="leave out the GPT-2-small-sized config")
     args = parser.parse_args(argv)
     names = list(args.models or zoo.MODELS) + ([] if args.no_large else [LARGE])
-    print(f"health_report / plain forward+backward ({machine_description()})")
-    print(f"{'model':<20}{'params':>11}{'time':>9}{'memory':>9}")
+    print(f"health_report / plain forward+backward ({machine_description()}; torch threads: "
+          f"{args.threads}; load average {os.getloadavg()[0]:.1f} at the start)")
+    print(f"{'model':<20}{'params':>11}{'time':>9}{'memory':>9}   plain / report: ms, MB")
     worst_t = worst_m = 0.0
     for name in names:
-        plain = _measure(name, "plain", args.repeat)
-        report = _measure(name, "report", args.repeat)
-        t = report["seconds"] / plain["seconds"]
+        times = _measure(name, "time", args.repeat, args.threads)
+        plain = _measure(name, "plain", 0, args.threads)
+        report = _measure(name, "report", 0, args.threads)
+        t = times["report"] / times["plain"]
         m = report["peak_mb"] / max(plain["peak_mb"], 1e-9)
         worst_t, worst_m = max(worst_t, t), max(worst_m, m)
-        print(f"{name[:20]:<20}{plain['parameters']:>11,}{t:>8.2f}x{m:>8.2f}x", flush=True)
-    print(f"worst: time {worst_t:.2f}x (goal 2x), memory {worst_m:.2f}x (goal 1.5x)")
+        print(f"{name[:20]:<20}{plain['parameters']:>11,}{t:>8.2f}x{m:>8.2f}x   "
+              f"{1e3 * times['plain']:.1f} / {1e3 * times['report']:.1f} ms, "
+              f"{plain['peak_mb']:.1f} / {report['peak_mb']:.1f} MB", flush=True)
+    print(f"worst: time {worst_t:.2f}x (goal 2x), memory {worst_m:.2f}x (goal 1.5x); load average "
+          f"{os.getloadavg()[0]:.1f} at the end")
     return 0
 
 
