@@ -144,7 +144,7 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
     for pattern in EXECUTED[:2] if student else EXECUTED:
         for path in sorted(ROOT.glob(pattern)):
             nb = _read(path)
-            if not nb.metadata.get("kernelspec"):
+            if path.suffix == ".md" and not nb.metadata.get("kernelspec"):
                 continue                                # a text page: nothing to execute
             pages += 1
             try:
