@@ -43,7 +43,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _setup(name: str):
+def _setup(name: str, n: int | None = None):
     import torch
 
     from relucourse import health_zoo as zoo
@@ -54,18 +54,18 @@ def _setup(name: str):
         model = T.GPT2LMHeadModel(T.GPT2Config(n_positions=128, bos_token_id=0, eos_token_id=0))
         tokens = torch.randint(0, model.config.vocab_size, (8, 128), generator=torch.Generator().manual_seed(0))
         return model, {"input_ids": tokens, "labels": tokens}, None
-    X, y = zoo.inputs(name)
+    X, y = zoo.inputs(name, n=n or zoo.ZOO_INPUTS)
     return zoo.build(name), X, y
 
 
-def _one(name: str, what: str, repeat: int, threads: int = 1) -> dict:
+def _one(name: str, what: str, repeat: int, threads: int = 1, n: int = 0) -> dict:
     import torch
     import torch.nn.functional as F
 
     from relucourse.health import health_report
 
     torch.set_num_threads(threads)
-    model, X, y = _setup(name)
+    model, X, y = _setup(name, n)
     base = _rss_mb()
 
     def plain():
@@ -97,10 +97,10 @@ def _one(name: str, what: str, repeat: int, threads: int = 1) -> dict:
     return out
 
 
-def _measure(name: str, what: str, repeat: int, threads: int) -> dict:
+def _measure(name: str, what: str, repeat: int, threads: int, n: int = 0) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-m", "tools.bench_health", "--one", name, what, str(repeat),
-                          str(threads)], capture_output=True, text=True, env=env, check=True)
+                          str(threads), str(n)], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--one"]:
-        print(json.dumps(_one(argv[1], argv[2], int(argv[3]), int(argv[4]))))
+        print(json.dumps(_one(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]))))
         return 0
     from relucourse import health_zoo as zoo
     from relucourse.benchmark import machine_description
@@ -123,16 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10, help="timed runs of each, in turns (best kept)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-large", action="store_true", help="leave out the GPT-2-small-sized config")
+    parser.add_argument("--inputs", type=int, default=0,
+                        help="inputs per zoo model (default: the zoo's own, 32; the report's batch is 256)")
     args = parser.parse_args(argv)
     names = list(args.models or zoo.MODELS) + ([] if args.no_large else [LARGE])
     print(f"health_report / plain forward+backward ({machine_description()}; torch threads: "
-          f"{args.threads}; load average {os.getloadavg()[0]:.1f} at the start)")
+          f"{args.threads}; inputs per zoo model: {args.inputs or zoo.ZOO_INPUTS}; "
+          f"load average {os.getloadavg()[0]:.1f} at the start)")
     print(f"{'model':<20}{'params':>11}{'time':>9}{'memory':>9}   plain / report: ms, MB")
     worst_t = worst_m = 0.0
     for name in names:
-        times = _measure(name, "time", args.repeat, args.threads)
-        plain = _measure(name, "plain", 0, args.threads)
-        report = _measure(name, "report", 0, args.threads)
+        times = _measure(name, "time", args.repeat, args.threads, args.inputs)
+        plain = _measure(name, "plain", 0, args.threads, args.inputs)
+        report = _measure(name, "report", 0, args.threads, args.inputs)
         t = times["report"] / times["plain"]
         m = report["peak_mb"] / max(plain["peak_mb"], 1e-9)
         worst_t, worst_m = max(worst_t, t), max(worst_m, m)
