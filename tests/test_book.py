@@ -73,7 +73,8 @@ def test_every_page_executes_within_its_budget(builds):
     """The execution cache records how long each page took when it last ran (on this machine).
 
     The budget is 20 s a page on two quiet cores (tools/book.py's PAGE_BUDGET, shown on the
-    execution-statistics page); a third more is allowed for a machine that is not quiet.
+    execution-statistics page with the verdict); this test fails at twice that, which no
+    ordinary load explains.
     """
     from jupyter_cache import get_cache
 
@@ -83,7 +84,7 @@ def test_every_page_executes_within_its_budget(builds):
             latest[record.uri] = (record.created, record.data.get("execution_seconds"))
     pages = [f"chapters/{s}.md" for s in STEMS] + [f"solutions/{s}.ipynb" for s in STEMS]
     pages.append("back/health_calibration.md")
-    limit = 1.34 * book.PAGE_BUDGET
+    limit = 2 * book.PAGE_BUDGET
     for page in pages:
         created, seconds = latest[str(ROOT / page)]
         assert seconds is not None and seconds < limit, f"{page} took {seconds:.0f} s to execute"

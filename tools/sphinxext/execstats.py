@@ -48,12 +48,12 @@ def budget_markdown(cache_path: Path) -> str:
     fresh_file = cache_path / book.FRESH_RUN
     fresh = json.loads(fresh_file.read_text(encoding="utf-8")) if fresh_file.is_file() else None
     mark = {True: "within", False: "**over**"}
-    lines = ["| measure | seconds | budget | |", "| --- | --- | --- | --- |"]
+    lines = ["| measure | seconds | budget | verdict |", "| --- | --- | --- | --- |"]
     if fresh:
         lines.append(f"| every page from scratch, {fresh['workers']} at a time "
                      f"({fresh['pages']} pages, {fresh['date']}) | {fresh['wall']:.0f} | "
                      f"{book.BOOK_BUDGET} | {mark[fresh['wall'] <= book.BOOK_BUDGET]} |")
-    lines.append(f"| sum over the {len(seconds)} pages | {sum(seconds.values()):.0f} | | |")
+    lines.append(f"| sum over the {len(seconds)} pages | {sum(seconds.values()):.0f} | none | - |")
     for page, value in sorted(seconds.items(), key=lambda item: -item[1])[:5]:
         lines.append(f"| {page} | {value:.1f} | {book.PAGE_BUDGET} | {mark[value <= book.PAGE_BUDGET]} |")
     return "\n".join(lines)
