@@ -109,3 +109,16 @@ def test_one_command_line_for_the_repository_tools():
         result = subprocess.run([sys.executable, "-m", "tools", name, "--help"], cwd=ROOT,
                                 capture_output=True, text=True)
         assert result.returncode == 0 and "usage" in result.stdout.lower(), (name, result.stderr[-500:])
+
+
+def test_no_slow_unused_package_in_the_environment():
+    """tools/bootstrap.py removes what pip installs but nothing uses and that is slow to import."""
+    import importlib.util
+
+    from tools import bootstrap
+
+    for name in bootstrap.UNUSED_AND_SLOW:
+        module = name.replace("-", "_")
+        assert importlib.util.find_spec(module) is None, (
+            f"{name} is installed: every process that imports jsonschema then spends seconds "
+            f"importing it; run `python3.11 tools/bootstrap.py` (or `pip uninstall {name}`)")

@@ -54,6 +54,13 @@ def ensure_chromium() -> None:
               f"    sudo sh -c '{CHROMIUM_INSTALL}'\n", flush=True)
 
 
+#: Installed by pip with jsonschema's "format-nongpl" extra (jupyter-events asks for it), used
+#: by nothing here, and slow to import: it builds some 35 Earley parsers when imported, and
+#: jsonschema imports it whenever it is installed. Every process that imports jsonschema (each
+#: page's kernel, through myst-nb's glue or altair; nbformat; every nbgrader command) paid
+#: 1.5-2.5 s of CPU for it. Without it jsonschema only skips checking the "iri" formats.
+UNUSED_AND_SLOW = ("rfc3987-syntax",)
+
 NODE_DIR = ROOT / "tools"
 
 
@@ -79,6 +86,7 @@ def main() -> int:
         print(f"creating the virtual environment {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt")
+    run(PY, "-m", "pip", "uninstall", "--quiet", "--yes", *UNUSED_AND_SLOW)
     ensure_chromium()
     ensure_node_packages()
     run(PY, "-m", "tools", "build")
