@@ -121,6 +121,18 @@ def _execute(path: Path):
     return path, (None if result.err else result.nb), result.time
 
 
+def executed_pages(student: bool = False) -> dict[Path, object]:
+    """The pages the build executes, each with its notebook: :data:`EXECUTED`, without text pages
+    (Markdown without a kernel) and, for the student edition, without solutions."""
+    pages = {}
+    for pattern in EXECUTED[:2] if student else EXECUTED:
+        for path in sorted(ROOT.glob(pattern)):
+            nb = _read(path)
+            if path.suffix == ".ipynb" or nb.metadata.get("kernelspec"):
+                pages[path] = nb
+    return pages
+
+
 def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> None:
     """Execute the pages missing from the execution cache, ``workers`` at a time, and cache them.
 
@@ -140,17 +152,12 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
     if _execute_config()["execute_notebooks"] != "cache":
         return                                          # only the cache mode reads what this writes
     cache = get_cache(str(cache_path))
-    todo, pages = [], 0
-    for pattern in EXECUTED[:2] if student else EXECUTED:
-        for path in sorted(ROOT.glob(pattern)):
-            nb = _read(path)
-            if path.suffix == ".md" and not nb.metadata.get("kernelspec"):
-                continue                                # a text page: nothing to execute
-            pages += 1
-            try:
-                cache.match_cache_notebook(nb)
-            except KeyError:
-                todo.append(path)
+    todo, pages = [], executed_pages(student)
+    for path, nb in pages.items():
+        try:
+            cache.match_cache_notebook(nb)
+        except KeyError:
+            todo.append(path)
     if not todo:
         return
     alone = [path for path in todo if str(path.relative_to(ROOT)) in ALONE]
@@ -171,12 +178,12 @@ def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> No
             store(*result)
     wall = time.perf_counter() - start
     print(f"executed in {wall:.0f} s", flush=True)
-    if len(todo) == pages:                              # every page, from scratch
+    if len(todo) == len(pages):                         # every page, from scratch
         import datetime
         import json
 
         (cache_path / FRESH_RUN).write_text(json.dumps({
-            "pages": pages, "workers": workers, "wall": round(wall, 1),
+            "pages": len(pages), "workers": workers, "wall": round(wall, 1),
             "date": datetime.date.today().isoformat()}), encoding="utf-8")
 
 

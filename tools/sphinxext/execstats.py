@@ -31,13 +31,10 @@ def _latest_seconds(cache_path: Path) -> dict[str, float]:
         seconds = record.data.get("execution_seconds")
         if seconds is not None and (record.uri not in latest or record.created > latest[record.uri][0]):
             latest[record.uri] = (record.created, seconds)
-    found = {}
-    for uri, (_, seconds) in latest.items():
-        try:
-            found[Path(uri).resolve().relative_to(book.ROOT).as_posix()] = seconds
-        except ValueError:
-            continue                                    # a page of another checkout
-    return found
+    current = {path.as_posix() for path in book.executed_pages()}
+    # pages that have gone, or that no longer run code, keep their records: leave them out
+    return {Path(uri).relative_to(book.ROOT).as_posix(): seconds
+            for uri, (_, seconds) in latest.items() if Path(uri).as_posix() in current}
 
 
 def budget_markdown(cache_path: Path) -> str:
@@ -51,7 +48,7 @@ def budget_markdown(cache_path: Path) -> str:
     lines = ["| measure | seconds | budget | verdict |", "| --- | --- | --- | --- |"]
     if fresh:
         lines.append(f"| every page from scratch, {fresh['workers']} at a time "
-                     f"({fresh['pages']} pages, {fresh['date']}) | {fresh['wall']:.0f} | "
+                     f"({fresh['pages']} pages, {fresh['date']}) | {fresh['wall']:.1f} | "
                      f"{book.BOOK_BUDGET} | {mark[fresh['wall'] <= book.BOOK_BUDGET]} |")
     lines.append(f"| sum over the {len(seconds)} pages | {sum(seconds.values()):.0f} | none | - |")
     for page, value in sorted(seconds.items(), key=lambda item: -item[1])[:5]:
