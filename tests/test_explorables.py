@@ -422,6 +422,16 @@ def test_explorable_works_with_the_keyboard(browser_page, site_noise, path):
         ctx.close()
 
 
+def _draw_everything(page):
+    """Every part of the page drawn before axe runs (the same style as
+    tools/browser_audit.py): parts far from the screen are not drawn
+    (content-visibility: auto), and axe's colour-contrast check hit-tests
+    what it checks, so in an undrawn part it reports false violations."""
+    from tools.browser_audit import DRAW_EVERYTHING
+
+    page.evaluate(DRAW_EVERYTHING)
+
+
 @pytest.mark.parametrize("path", sorted(PAGES))
 def test_page_weight_and_accessibility(browser_page, path):
     from axe_playwright_python.sync_playwright import Axe
@@ -447,6 +457,7 @@ def test_page_weight_and_accessibility(browser_page, path):
             const svg = document.querySelector('#vis-{name} svg').getBoundingClientRect();
             return svg.left >= box.left - 1 && svg.right <= box.right + 1; }}""")
         assert fits, f"{path}: the chart is wider than its column"
+        _draw_everything(page)
         results = Axe().run(page, context={"include": [[".relucourse-explorable"],
                                                        [".relucourse-quiz"]]})
         bad = [f"{v['id']} ({v['impact']}): {v['help']} -> "
@@ -500,6 +511,7 @@ def test_quiz_answers_with_the_keyboard(browser_page, site_noise, path):
         assert feedback.nth(1).is_visible() and not feedback.first.is_visible()
         text = feedback.nth(1).inner_text()
         assert text.startswith(("Right.", "Not quite.")) and len(text.split()) > 5
+        _draw_everything(page)
         results = Axe().run(page, context={"include": [[".relucourse-quiz"]]})
         bad = [f"{v['id']}: {v['help']}" for v in results.response["violations"]
                if v["impact"] in ("serious", "critical")]

@@ -7,7 +7,11 @@ without a browser: the scores themselves vary with the machine and are a benchma
 * the theme's stylesheets, trimmed by PurgeCSS (tools/sphinxext/speed.py), keep every
   rule whose classes, ids and elements occur in a page (or, classes, in a script);
 * the scripts in each page's head are deferred (none stops the reading of the page),
-  but for Sphinx's documentation_options.js, which the page's inline scripts extend.
+  but for Sphinx's documentation_options.js, which the page's inline scripts extend;
+* the parts of a page drawn only when the reader comes near them (content-visibility,
+  _static/course.css) are there on the screen, not in print, and never hold an
+  explorable (Vega measures its box as it draws): read from the stylesheet, then, in
+  Chromium, from the computed style of every element of every page.
 """
 
 from __future__ import annotations
@@ -142,3 +146,62 @@ def test_head_scripts_are_deferred(site):
             if not re.search(r"\b(defer|async)\b", tag) and "documentation_options" not in tag:
                 blocking.append(f"{page.relative_to(site)}: {tag}")
     assert not blocking, "scripts that stop the page's reading:\n" + "\n".join(blocking)
+
+
+def _course_css(site: Path) -> str:
+    return _CSS_NOISE.sub("", (site / "_static" / "course.css").read_text(encoding="utf-8"))
+
+
+def test_parts_far_from_the_screen_wait_to_be_drawn(site):
+    css = _course_css(site)
+    rules = re.findall(r"([^{}]+)\{[^{}]*content-visibility:\s*auto[^{}]*\}", css)
+    assert rules, "course.css no longer defers drawing (content-visibility: auto)"
+    screen = css.find("@media screen")
+    assert screen >= 0 and css.find("content-visibility") > screen, (
+        "content-visibility must stay inside @media screen (print draws everything)")
+    sized = re.findall(r"content-visibility:\s*auto;[^{}]*"
+                       r"contain-intrinsic-(?:block-)?size:\s*auto\s+\d+px", css)
+    assert len(sized) == len(rules), (
+        "each deferred part needs contain-intrinsic-size: auto <estimate> "
+        "(remembered once drawn: the scrollbar does not jump)")
+    for rule in rules:
+        for selector in rule.split(","):
+            assert ":not(:has(.relucourse-explorable))" in selector, (
+                f"{selector.strip()!r} may leave an explorable undrawn")
+
+
+#: Per page: how many elements wait to be drawn, and the explorables inside one.
+UNDRAWN = """() => {
+  const waiting = [...document.querySelectorAll('*')].filter(
+    el => getComputedStyle(el).contentVisibility === 'auto');
+  const explorables = [...document.querySelectorAll('.relucourse-explorable')];
+  return {waiting: waiting.length, explorables: explorables.length,
+          held: explorables.filter(x => waiting.some(w => w.contains(x))).map(x => x.id)};
+}"""
+
+
+def test_no_explorable_waits_to_be_drawn(site):
+    from tools import site as site_harness
+
+    problem = site_harness.chromium_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    found, held = {}, []
+    with sync_playwright() as pw:
+        browser = site_harness.launch(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 900},
+                                java_script_enabled=False)
+        for rel in ba.pages_of(site):
+            page.goto((site / rel).as_uri(), wait_until="domcontentloaded")
+            seen = page.evaluate(UNDRAWN)
+            found[rel] = seen
+            held += [f"{rel}: #{name}" for name in seen["held"]]
+        browser.close()
+    assert not held, "explorables in a part that waits to be drawn:\n" + "\n".join(held)
+    chapters = {rel: seen for rel, seen in found.items() if rel.startswith("chapters/")}
+    assert chapters and all(seen["waiting"] for seen in chapters.values()), (
+        f"chapter pages with no part waiting to be drawn: {chapters}")
+    assert sum(seen["explorables"] for seen in found.values()) > 0, (
+        "no explorable found: the check above checked nothing")

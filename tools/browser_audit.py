@@ -330,6 +330,26 @@ async def _settled(page, which: str, old) -> object:
     return await page.evaluate(SIDEBAR_SHOWN, which)
 
 
+# Parts of a page far from the screen are not drawn (content-visibility: auto, see
+# _static/course.css), and axe hit-tests the elements it checks (colour contrast looks
+# for what lies behind a text): in an undrawn part it finds the placeholder, not the
+# text, and reports false violations. What is audited is the content, not how much of
+# it the browser has drawn yet, so every part is drawn before axe runs. The promise
+# resolves after two frames: the style is applied and laid out.
+DRAW_EVERYTHING = """() => {
+  const style = document.createElement('style');
+  style.id = 'audit-draw-everything';
+  style.textContent = '* { content-visibility: visible !important; }';
+  if (!document.getElementById(style.id)) document.head.append(style);
+  return new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+}"""
+
+
+async def _draw_everything(page) -> None:
+    """Every part of the page drawn (see DRAW_EVERYTHING): just before axe runs."""
+    await page.evaluate(DRAW_EVERYTHING)
+
+
 DARK_CONTRAST = """() => axe.run(document, {resultTypes: ['violations'], preload: false,
                                      runOnly: {type: 'rule', values: ['color-contrast']}})"""
 
@@ -344,6 +364,7 @@ async def _check_dark(page, report, axe_script: str) -> None:
     except Exception:  # noqa: BLE001 - reported below
         report.axe.append("dark mode: the page did not switch to the dark theme")
         return
+    await _draw_everything(page)
     await page.evaluate(axe_script)
     for v in (await page.evaluate(DARK_CONTRAST))["violations"]:
         if v.get("impact") in ("serious", "critical"):
@@ -440,6 +461,7 @@ async def audit_page(browser, axe_script: str, site: Path, base: str, rel: str, 
                         f"{f['src']} shown {f['shown']}px of {f['natural']}px "
                         f"({f['shown'] / f['natural']:.2f})")
                 lap("layout")
+                await _draw_everything(page)
                 await page.evaluate(axe_script)
                 result = await page.evaluate(AXE_RUN, nav)
                 for v in result["violations"]:
