@@ -85,10 +85,7 @@ def main() -> int:
     if not PY.exists():
         print(f"creating the virtual environment {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    # --no-compile: pip would byte-compile every module of every package (half of the install's
-    # time for torch and transformers); Python compiles the few it imports on first use instead.
-    run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "-r", "requirements.txt")
+    run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt")
     run(PY, "-m", "pip", "uninstall", "--quiet", "--yes", *UNUSED_AND_SLOW)
     ensure_chromium()
     ensure_node_packages()
