@@ -200,21 +200,13 @@ def module_kind(module: nn.Module, extra: Mapping | None = None) -> str | None:
         for key, kind in extra.items():
             if (isinstance(key, type) and isinstance(module, key)) or key == type(module).__name__:
                 return kind
-    for cls, kind in MODULE_KINDS.items():
-        if type(module) is cls:
-            return kind
-    kind = NAMED_KINDS.get(type(module).__name__)
-    if kind is not None:
-        return kind
-    for cls, kind in MODULE_KINDS.items():
-        if isinstance(module, cls):
-            return kind
-    return None
+    return _type_kind(type(module))
 
 
 @lru_cache(maxsize=None)
 def _type_kind(cls: type) -> str | None:
-    """:func:`module_kind` without the user's classes, once per class."""
+    """:func:`module_kind` without the user's classes, once per class: the class itself, then
+    another library's class of a known name, then a subclass of a ``torch.nn`` activation."""
     kind = MODULE_KINDS.get(cls)
     if kind is not None:
         return kind
