@@ -98,13 +98,28 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
     ``momentum``, ``weight_decay`` and ``decay_biases`` are passed to
     :func:`relucourse.training.train_classifier`.
     """
-    split = digits(seed=0, standardize=standardize)
-    X_train = torch.as_tensor(split.X_train + input_offset)
-    X_test = torch.as_tensor(split.X_test + input_offset)
+    split, X_train, X_test = _digits_inputs(standardize, input_offset)
     if model is None:
         model = build_mlp(seed=seed, **build)
     elif build:
         raise TypeError(f"model given: the build options {sorted(build)} would be ignored")
+    run, on_epoch = _started(model, X_train, X_test, epochs, every_epoch)
+    run.history.update(train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr,
+                                        optimizer=optimizer, batch_size=batch_size, seed=seed,
+                                        X_test=X_test, y_test=split.y_test, on_epoch=on_epoch,
+                                        momentum=momentum, weight_decay=weight_decay,
+                                        decay_biases=decay_biases))
+    return run
+
+
+def _digits_inputs(standardize: bool, input_offset: float):
+    """The digits split, and its training and test inputs as tensors with ``input_offset`` added."""
+    split = digits(seed=0, standardize=standardize)
+    return split, torch.as_tensor(split.X_train + input_offset), torch.as_tensor(split.X_test + input_offset)
+
+
+def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool):
+    """A run before training (its dead units counted at epoch 0) and the ``on_epoch`` that records it."""
     recorder = DeadUnitRecorder(X_train)
     recorder.record(model, epoch=0)
 
@@ -112,11 +127,7 @@ def digits_run(model: nn.Module | None = None, *, lr: float = 0.1, optimizer: st
         if every_epoch or epoch == epochs:
             recorder(epoch, net)
 
-    history = train_classifier(model, X_train, split.y_train, epochs=epochs, lr=lr, optimizer=optimizer,
-                               batch_size=batch_size, seed=seed, X_test=X_test, y_test=split.y_test,
-                               on_epoch=on_epoch, momentum=momentum, weight_decay=weight_decay,
-                               decay_biases=decay_biases)
-    return DigitsRun(model, history, recorder, X_train, X_test)
+    return DigitsRun(model, {}, recorder, X_train, X_test), on_epoch
 
 
 def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.Module] | None = None, *,
@@ -149,28 +160,15 @@ def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.
         raise TypeError(f"models given: the build options {sorted(build)} would be ignored")
     elif len(models) != len(seeds):
         raise ValueError(f"{len(models)} models for {len(seeds)} seeds")
-    split = digits(seed=0, standardize=standardize)
-    X_train = torch.as_tensor(split.X_train + input_offset)
-    X_test = torch.as_tensor(split.X_test + input_offset)
-    runs = []
-    for model in models:
-        recorder = DeadUnitRecorder(X_train)
-        recorder.record(model, epoch=0)
-        runs.append(DigitsRun(model, {}, recorder, X_train, X_test))
-
-    def recording(run: DigitsRun) -> Callable[[int, nn.Module], None]:
-        def on_epoch(epoch: int, net: nn.Module) -> None:
-            if every_epoch or epoch == epochs:
-                run.recorder(epoch, net)
-        return on_epoch
-
+    split, X_train, X_test = _digits_inputs(standardize, input_offset)
+    runs, callbacks = zip(*(_started(model, X_train, X_test, epochs, every_epoch) for model in models))
     histories = train_classifiers(models, X_train, split.y_train, seeds=seeds, epochs=epochs, lr=lr,
                                   optimizer=optimizer, batch_size=batch_size, momentum=momentum,
                                   weight_decay=weight_decay, decay_biases=decay_biases, X_test=X_test,
-                                  y_test=split.y_test, on_epoch=[recording(run) for run in runs])
+                                  y_test=split.y_test, on_epoch=list(callbacks))
     for run, history in zip(runs, histories):
         run.history.update(history)
-    return runs
+    return list(runs)
 
 
 def swap_activations(model: nn.Module, factory: Callable[[], nn.Module],

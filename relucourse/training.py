@@ -298,6 +298,7 @@ class _Stack:
             for name, b in model.named_buffers():
                 b.copy_(self.buffers[name][i])
 
+
 def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int], epochs: int = 20,
                       lr: float = 0.1, optimizer: str = "sgd", batch_size: int = 64, momentum: float = 0.0,
                       weight_decay: float = 0.0, decay_biases: bool = True, X_test=None, y_test=None,
