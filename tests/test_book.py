@@ -76,17 +76,12 @@ def test_every_page_executes_within_its_budget(builds):
     execution-statistics page with the verdict); this test fails at twice that, which no
     ordinary load explains.
     """
-    from jupyter_cache import get_cache
-
-    latest: dict[str, tuple] = {}
-    for record in get_cache(str(ROOT / "_build" / ".jupyter_cache")).list_cache_records():
-        if record.uri not in latest or record.created > latest[record.uri][0]:
-            latest[record.uri] = (record.created, record.data.get("execution_seconds"))
+    latest = book.execution_seconds(ROOT / "_build" / ".jupyter_cache")
     pages = [f"chapters/{s}.md" for s in STEMS] + [f"solutions/{s}.ipynb" for s in STEMS]
     pages.append("back/health_calibration.md")
     limit = 2 * book.PAGE_BUDGET
     for page in pages:
-        created, seconds = latest[str(ROOT / page)]
+        seconds = latest[page]
         assert seconds is not None and seconds < limit, f"{page} took {seconds:.0f} s to execute"
 
 

@@ -133,6 +133,23 @@ def executed_pages(student: bool = False) -> dict[Path, object]:
     return pages
 
 
+def execution_seconds(cache_path: Path) -> dict[str, float | None]:
+    """Each page the build executes now (relative path) -> seconds of its latest run in the cache.
+
+    None when that run recorded no time. Records of pages that have gone, or no longer run
+    code, are left out; a page never run into this cache is missing.
+    """
+    from jupyter_cache import get_cache
+
+    latest: dict[str, tuple] = {}
+    for record in get_cache(str(cache_path)).list_cache_records():
+        if record.uri not in latest or record.created > latest[record.uri][0]:
+            latest[record.uri] = (record.created, record.data.get("execution_seconds"))
+    current = {path.as_posix() for path in executed_pages()}
+    return {Path(uri).relative_to(ROOT).as_posix(): seconds
+            for uri, (_, seconds) in latest.items() if Path(uri).as_posix() in current}
+
+
 def pre_execute(cache_path: Path, student: bool = False, workers: int = 2) -> None:
     """Execute the pages missing from the execution cache, ``workers`` at a time, and cache them.
 

@@ -22,24 +22,10 @@ from sphinx.util.docutils import SphinxDirective
 from tools import book
 
 
-def _latest_seconds(cache_path: Path) -> dict[str, float]:
-    """Page (relative to the book) -> seconds of its latest execution in the cache."""
-    from jupyter_cache import get_cache
-
-    latest: dict[str, tuple] = {}
-    for record in get_cache(str(cache_path)).list_cache_records():
-        seconds = record.data.get("execution_seconds")
-        if seconds is not None and (record.uri not in latest or record.created > latest[record.uri][0]):
-            latest[record.uri] = (record.created, seconds)
-    current = {path.as_posix() for path in book.executed_pages()}
-    # pages that have gone, or that no longer run code, keep their records: leave them out
-    return {Path(uri).relative_to(book.ROOT).as_posix(): seconds
-            for uri, (_, seconds) in latest.items() if Path(uri).as_posix() in current}
-
-
 def budget_markdown(cache_path: Path) -> str:
     """The MyST text of the directive: the fresh run's wall time, then the slowest pages."""
-    seconds = _latest_seconds(cache_path)
+    seconds = {page: value for page, value in book.execution_seconds(cache_path).items()
+               if value is not None}
     if not seconds:
         return "No page has been executed into this build's cache yet."
     fresh_file = cache_path / book.FRESH_RUN
