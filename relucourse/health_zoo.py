@@ -19,6 +19,7 @@ healthy model) raised a false alarm.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from dataclasses import dataclass, field
@@ -32,10 +33,13 @@ from .inspection import inspect_model
 
 __all__ = ["MODELS", "FAULTS", "ZOO_INPUTS", "build", "inputs", "Cell", "calibration_table",
            "warm_batch_norm", "table_text",
-           "HUGE_LR", "HEADS", "huge_step", "dead_shares"]
+           "HUGE_LR", "HEADS", "huge_step", "dead_shares", "training_loss"]
 
 #: Inputs per zoo model: the report's default minimum for a verdict.
 ZOO_INPUTS = 32
+
+#: The report's default share of dead units in a layer above which it raises a finding.
+_DEAD_THRESHOLD = inspect.signature(health_report).parameters["dead_threshold"].default
 
 #: The "huge learning-rate step": one Adam step at this learning rate, a
 #: thousand times Adam's default of 1e-3. Adam's first step moves every
@@ -215,8 +219,13 @@ def _call(model, X):
     return model(**X) if isinstance(X, dict) else model(X)
 
 
-def _loss(model, X, y):
-    """The loss a training step would use: cross-entropy on y, else the model's own (labels in X)."""
+def training_loss(model: nn.Module, X, y) -> torch.Tensor:
+    """The loss a training step on the zoo inputs would use: cross-entropy on y, else the model's own.
+
+    Args: model: a zoo model; X, y: its inputs (y None when the labels are in X, for transformers).
+    Returns: the loss, a scalar tensor.
+    Raises: nothing.
+    """
     out = _call(model, X)
     return nn.functional.cross_entropy(out, y) if y is not None else out.loss
 
@@ -231,7 +240,7 @@ def huge_step(model: nn.Module, X, y, lr: float = HUGE_LR) -> None:
     mode = model.training
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    _loss(model, X, y).backward()
+    training_loss(model, X, y).backward()
     optimizer.step()
     model.zero_grad(set_to_none=True)
     model.train(mode)
@@ -430,7 +439,7 @@ def _fault_cell(name, fault, model, X, y, healthy, sites, handles) -> Cell:
         if not hit and numbers["spread"] < 1.5:
             # normalisation undoes the weights' scale: the activations compute what they did before
             return Cell("no effect", report.kinds(), numbers=numbers)
-    if not hit and fault == "dead units (lr step)" and numbers["dead"] <= 0.2:
+    if not hit and fault == "dead units (lr step)" and numbers["dead"] <= _DEAD_THRESHOLD:
         return Cell("alive", report.kinds(), numbers=numbers)
     return Cell("found" if hit else "missed", report.kinds(), hit[0].layer if hit else "", numbers)
 

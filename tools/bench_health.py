@@ -6,8 +6,8 @@ For every model of the calibration zoo (:mod:`relucourse.health_zoo`) and a
 GPT-2-small-sized config (124M parameters, batch 8 x 128 tokens), prints
 
 * the report's best time over ``--repeat`` runs divided by the best time of
-  one plain forward and backward pass on the same batch (the loss the model
-  computes from its labels, or cross-entropy, then ``loss.backward()``),
+  one plain forward and backward pass on the same batch
+  (:func:`relucourse.health_zoo.training_loss`, then ``loss.backward()``),
   the two timed in one process and in turns, so that a change of load on
   the machine hits both alike (``--threads``: torch's threads, 1 by default,
   steadier on a shared machine);
@@ -60,8 +60,8 @@ def _setup(name: str, n: int | None = None):
 
 def _one(name: str, what: str, repeat: int, threads: int = 1, n: int = 0) -> dict:
     import torch
-    import torch.nn.functional as F
 
+    from relucourse import health_zoo as zoo
     from relucourse.health import health_report
 
     torch.set_num_threads(threads)
@@ -69,13 +69,7 @@ def _one(name: str, what: str, repeat: int, threads: int = 1, n: int = 0) -> dic
     base = _rss_mb()
 
     def plain():
-        out = model(**X) if isinstance(X, dict) else model(X)
-        loss = out if torch.is_tensor(out) and y is None else None
-        if y is not None:
-            loss = F.cross_entropy(out, y)
-        elif not torch.is_tensor(out):
-            loss = out.loss
-        loss.backward()
+        zoo.training_loss(model, X, y).backward()
         model.zero_grad(set_to_none=True)
 
     def report():
