@@ -361,12 +361,14 @@ def tab_stops(text: str) -> str:
     end = text.find("</article>", start)
     if start < 0 or end < 0:
         return text
-    article = _SCROLL_BOXES.sub(lambda m: m.group(0) + ' tabindex="0"'
-                                if not m.group(0).lstrip().startswith('<div class="output')
-                                else m.group(0).replace('<div class="output',
-                                                        '<div tabindex="0" class="output'),
-                                text[start:end])
-    return text[:start] + article + text[end:]
+
+    def stop(match: re.Match) -> str:
+        box = match.group(0)
+        if box.lstrip().startswith('<div class="output'):   # the attribute goes before class
+            return box.replace('<div class="output', '<div tabindex="0" class="output')
+        return box + ' tabindex="0"'
+
+    return text[:start] + _SCROLL_BOXES.sub(stop, text[start:end]) + text[end:]
 
 
 def patch_theme_js(outdir: Path) -> None:
