@@ -122,3 +122,16 @@ def test_no_slow_unused_package_in_the_environment():
         assert importlib.util.find_spec(module) is None, (
             f"{name} is installed: every process that imports jsonschema then spends seconds "
             f"importing it; run `python3.11 tools/bootstrap.py` (or `pip uninstall {name}`)")
+
+
+def test_installed_packages_are_compiled_to_bytecode():
+    """pip installs with --no-compile and tools/bootstrap.py compiles on every core instead.
+    Checked on modules that nothing in the course imports (so no import wrote their bytecode
+    on the way): only the compile step of the installation can have."""
+    import importlib.util
+
+    for module in ("matplotlib.backends.backend_pgf", "torch.utils.bundled_inputs"):
+        spec = importlib.util.find_spec(module)
+        cached = Path(importlib.util.cache_from_source(spec.origin))
+        assert cached.is_file(), (
+            f"{module} has no bytecode ({cached}): run `python3.11 tools/bootstrap.py`")
