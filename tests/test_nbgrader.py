@@ -1,31 +1,32 @@
 """nbgrader from start to end, with nbgrader's own commands, on every assignment.
 
-For each ``solutions/NN_topic.ipynb`` a temporary nbgrader course is made with
-``tools.grading.init`` (one course per assignment, so they run in
-parallel), and then, with the virtual environment's ``bin`` folder NOT on PATH
-(the way the README's commands are typed):
+One temporary nbgrader course holds every ``solutions/NN_topic.ipynb`` as an
+assignment (``tools.grading.init``), and then, with the virtual environment's
+``bin`` folder NOT on PATH (the way the README's commands are typed):
 
-1. ``nbgrader generate_assignment exNN`` releases the student version;
-2. three synthetic submissions are written into ``submitted/`` (what
-   ``nbgrader collect`` produces):
+1. ``nbgrader generate_assignment "ex*"`` releases the student versions;
+2. three synthetic submissions of each assignment are written into
+   ``submitted/`` (what ``nbgrader collect`` produces):
 
    * ``correct``: every answer from the solutions;
    * ``odd`` and ``even``: the graded answers at odd (even) positions broken,
      the others right. Each broken answer is broken in one of these ways, in
      turn: it forgets to ``return`` (a plausible wrong answer: the function
      returns None), it raises, it loops forever (stopped by nbgrader's
-     timeout; ``even`` only), it is wrong and also defines its own
+     timeout; ``odd`` only), it is wrong and also defines its own
      ``check_...`` that always passes, it is wrong and also replaces the
      checker in ``relucourse.exercises.chNN``, it is wrong and its check
      cell is edited to print a success message. Each of these submissions
      also deletes the check cell of one right answer.
 
-3. ``nbgrader autograde exNN`` grades them, ``nbgrader generate_feedback exNN``
-   writes the feedback;
+3. ``nbgrader autograde exNN`` grades them, one command per assignment, the
+   six at once (so that the endless loops' timeouts overlap), and
+   ``nbgrader generate_feedback "ex*"`` writes all the feedback;
 4. every check cell's score is asserted: full points when its answers are
    right, zero when one of them is broken, however it was broken; edited and
    deleted check cells are back, verbatim, in the graded notebooks; each
-   assignment's feedback is opened in Chromium at 1280 px, offline.
+   assignment's feedback is opened at 1280 px, offline, in one Chromium (a
+   fresh browser context for each page).
 
 Then the instructor's path on chapter 1 (the ``instructor`` fixture), step by step as
 back/instructors.md describes it: init twice around an edited configuration, release,
@@ -295,12 +296,17 @@ def grade_all(tmp: Path) -> dict:
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / solution.name)
         out[solution.stem] = {"source": source_nb, "plans": plans, "tampered": tampered}
+    from nbgrader.api import Gradebook
+
+    # The students are in the gradebook before the autogrades start: each would otherwise
+    # add the same three, and two adding one at the same moment is a unique-key error.
+    with Gradebook(GRADEBOOK.format(course=course), "relu") as gb:
+        for student in {s for r in out.values() for s in r["plans"]}:
+            gb.update_or_create_student(student)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for done in [pool.submit(_nbgrader, course, "autograde", aid) for aid in ids]:
             done.result()
     _nbgrader(course, "generate_feedback", "ex*")
-
-    from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for solution, aid in zip(SOLUTIONS, ids):
