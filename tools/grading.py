@@ -55,7 +55,6 @@ from pathlib import Path
 import nbformat
 
 from .authoring import ROOT, SOLUTIONS_TITLE, STUDENT_TITLE, dumps, solution_paths
-from .nbgrader_course import LMS_REGEXPS
 
 #: The default course folder (inside the repository, ignored by git).
 DEFAULT_FOLDER = ROOT / "nbgrader-course"
@@ -63,6 +62,27 @@ CONFIG, SETTINGS = "nbgrader_config.py", "course_settings.py"
 #: The line of nbgrader_config.py that loads the course's settings (traitlets' load_subconfig,
 #: which nbgrader's config files can call; later lines of the file override what it sets).
 LOAD_LINE = f'load_subconfig("{SETTINGS}")  # noqa: F821 (the course\'s settings; keep this line first)'
+
+#: A notebook's name as this course releases it ("01_why_activations.ipynb"), possibly renamed.
+_NOTEBOOK = r"\d\d_[a-z0-9_]+?(?: ?\(\d+\)|-\d+)?\.ipynb"
+
+#: ``named_regexp`` values for ``nbgrader zip_collect``, written into a new nbgrader_config.py
+#: (tested in tests/test_nbgrader.py on the names each comment shows). Student ids may contain
+#: underscores: the file's part is found from the end, by the form of the course's notebook
+#: names (two digits, an underscore, lower case). They live here, not in tools.nbgrader_course
+#: (which re-exports them), so that ``grade init`` does not import nbgrader (about 1 s of CPU).
+LMS_REGEXPS = {
+    # jane_doe_01_why_activations.ipynb, or a folder per student: jane_doe/01_why_activations.ipynb
+    "plain": rf"^(?:.*/)?(?P<student_id>[^/]+?)[_/](?P<file_id>{_NOTEBOOK})$",
+    # numbers (and LATE) between the name and the file: janedoe_LATE_1234_5678_01_why_activations.ipynb;
+    # the name is the student id (so an id must not end in _<digits>)
+    "numbered": rf"^(?:.*/)?(?P<student_id>[^/]+?)(?:_LATE|_late)?(?:_\d+)+_(?P<file_id>{_NOTEBOOK})$",
+    # nbgrader's documented example form: <assignment>_<student>_attempt_<time>_<file>,
+    # ex01_jane_doe_attempt_2026-03-01-09-30-00_01_why_activations.ipynb (assignment without "_")
+    "attempt": (r"^(?:.*/)?[^/_]+_(?P<student_id>[^/]+?)_attempt_(?P<timestamp>\d{4}(?:-\d\d){5})_"
+                rf"(?P<file_id>{_NOTEBOOK})$"),
+}
+
 
 CONFIG_TEMPLATE = '''\
 # nbgrader settings of this course folder. Written once by `python -m tools grade init`,

@@ -32,6 +32,7 @@ from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from traitlets import Bool, Unicode
 
 from tools.authoring import HIDDEN_BEGIN, plain_check
+from tools.grading import LMS_REGEXPS  # noqa: F401 (zip_collect's patterns, written by init)
 
 #: nbgrader's template folder for the course's feedback page.
 TEMPLATES = Path(__file__).resolve().parent / "nbgrader_templates"
@@ -40,25 +41,6 @@ TEMPLATES = Path(__file__).resolve().parent / "nbgrader_templates"
 #: "name(2).ipynb" (browsers, when the file exists already), "name-1.ipynb" (platforms that keep
 #: every upload).
 RENAMED = re.compile(r"^(?P<stem>.+?)(?: ?\(\d+\)|-\d+)(?P<ext>\.ipynb)$")
-
-#: A notebook's name as this course releases it ("01_why_activations.ipynb"), possibly renamed.
-_NOTEBOOK = r"\d\d_[a-z0-9_]+?(?: ?\(\d+\)|-\d+)?\.ipynb"
-
-#: ``named_regexp`` values for ``nbgrader zip_collect`` (tested in tests/test_nbgrader.py on the
-#: names each comment shows). Student ids may contain underscores: the file's part is found from
-#: the end, by the form of the course's notebook names (two digits, an underscore, lower case).
-LMS_REGEXPS = {
-    # jane_doe_01_why_activations.ipynb, or a folder per student: jane_doe/01_why_activations.ipynb
-    "plain": rf"^(?:.*/)?(?P<student_id>[^/]+?)[_/](?P<file_id>{_NOTEBOOK})$",
-    # numbers (and LATE) between the name and the file: janedoe_LATE_1234_5678_01_why_activations.ipynb;
-    # the name is the student id (so an id must not end in _<digits>)
-    "numbered": rf"^(?:.*/)?(?P<student_id>[^/]+?)(?:_LATE|_late)?(?:_\d+)+_(?P<file_id>{_NOTEBOOK})$",
-    # nbgrader's documented example form: <assignment>_<student>_attempt_<time>_<file>,
-    # ex01_jane_doe_attempt_2026-03-01-09-30-00_01_why_activations.ipynb (assignment without "_")
-    "attempt": (r"^(?:.*/)?[^/_]+_(?P<student_id>[^/]+?)_attempt_(?P<timestamp>\d{4}(?:-\d\d){5})_"
-                rf"(?P<file_id>{_NOTEBOOK})$"),
-}
-
 
 def ignored(path: str) -> bool:
     """Files that come with a download but are nobody's submission: Jupyter's checkpoints, and
