@@ -131,7 +131,7 @@ def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool):
 
 
 def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.Module] | None = None, *,
-                lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10, batch_size: int = 64,
+                lr: float | list[float] = 0.1, optimizer: str = "sgd", epochs: int = 10, batch_size: int = 64,
                 standardize: bool = True, input_offset: float = 0.0, every_epoch: bool = True,
                 momentum: float = 0.0, weight_decay: float = 0.0, decay_biases: bool = True,
                 **build: Any) -> list[DigitsRun]:
@@ -147,6 +147,12 @@ def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.
     each seed is ``digits_run``'s up to floating-point rounding (in a chaotic
     run, such as one at a learning rate that is too large, rounding grows, so
     such a run may end elsewhere, as it may on another CPU).
+
+    Runs that differ only in their learning rate and their initial weights
+    can share one computation too: pass ``models`` built as each run needs
+    (``build_mlp(seed=s, init="he")``, ``build_mlp(seed=s, bias=0.1)``, ...;
+    a seed may appear more than once) and, with plain SGD, ``lr`` as a list
+    with one learning rate per model.
 
     >>> [round(r.test_acc, 2) > 0.5 for r in digits_runs((0, 1), hidden=(8,), epochs=2)]
     [True, True]

@@ -194,6 +194,20 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
     return history
 
 
+def _rates(lr, n_models: int, optimizer: str) -> torch.Tensor | None:
+    """``None`` for one learning rate (a number, or a list of equal ones), else the rates as a tensor."""
+    if np.ndim(lr) == 0:
+        return None
+    rates = [float(v) for v in lr]
+    if len(rates) != n_models:
+        raise ValueError(f"{len(rates)} learning rates for {n_models} models: give one per model")
+    if len(set(rates)) == 1:
+        return None
+    if optimizer != "sgd":
+        raise ValueError(f"different learning rates per model need optimizer='sgd', not {optimizer!r}")
+    return torch.tensor(rates, dtype=torch.float32)
+
+
 def _optimizer(params: list[tuple[torch.Tensor, int]], optimizer: str, *, lr: float, momentum: float,
                weight_decay: float, decay_biases: bool) -> torch.optim.Optimizer:
     """The optimizer of :func:`train_classifier`; ``params`` are (tensor, dimensions of the parameter)."""
@@ -300,7 +314,7 @@ class _Stack:
 
 
 def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int], epochs: int = 20,
-                      lr: float = 0.1, optimizer: str = "sgd", batch_size: int = 64, momentum: float = 0.0,
+                      lr: float | Sequence[float] = 0.1, optimizer: str = "sgd", batch_size: int = 64, momentum: float = 0.0,
                       weight_decay: float = 0.0, decay_biases: bool = True, X_test=None, y_test=None,
                       on_epoch: Callable[[int, nn.Module], None] | Sequence[Callable[[int, nn.Module], None]]
                       | None = None, train_acc: bool = False) -> list[dict]:
@@ -315,7 +329,10 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
     which takes much less time than training them one by one. In a chaotic
     run (a learning rate that is too large) rounding grows, so such a run may
     end elsewhere, as it may on another CPU. ``on_epoch`` is one callable for
-    every model or a list with one per model.
+    every model or a list with one per model. ``lr`` is one learning rate for
+    every model or, with plain ``"sgd"`` (momentum and weight decay allowed),
+    a list with one per model, so that runs which differ only in their
+    learning rate and their initial weights train side by side too.
 
     >>> from relucourse.data import xor
     >>> X, y = xor(200, seed=0)
@@ -332,8 +349,15 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
     Xt, yt = as_tensors(X, y)
     stack = _Stack(models)
     shapes = dict(models[0].named_parameters())
-    opt = _optimizer([(p, shapes[name].ndim) for name, p in stack.params.items()], optimizer, lr=lr,
-                     momentum=momentum, weight_decay=weight_decay, decay_biases=decay_biases)
+    params = [(p, shapes[name].ndim) for name, p in stack.params.items()]
+    rates = _rates(lr, len(models), optimizer)
+    if rates is None:
+        opt = _optimizer(params, optimizer, lr=float(lr if np.ndim(lr) == 0 else lr[0]),
+                         momentum=momentum, weight_decay=weight_decay, decay_biases=decay_biases)
+    else:   # SGD at rate 1 on each model's lr * (gradient + decay): its own learning rate
+        opt = _optimizer(params, optimizer, lr=1.0, momentum=momentum, weight_decay=0.0,
+                         decay_biases=True)
+        decays = [weight_decay if decay_biases or ndim > 1 else 0.0 for _, ndim in params]
     histories = [_new_history(train_acc, X_test is not None) for _ in models]
     gens = [torch.Generator().manual_seed(seed) for seed in seeds]
     n = len(yt)
@@ -349,6 +373,12 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
             losses = nn.functional.cross_entropy(out.transpose(1, 2), yt[idx],
                                                  reduction="none").mean(dim=1)
             losses.sum().backward()                        # each model's own gradient
+            if rates is not None:
+                with torch.no_grad():
+                    for (p, _), decay in zip(params, decays):
+                        if decay:
+                            p.grad.add_(p, alpha=decay)
+                        p.grad.mul_(rates.view(-1, *[1] * (p.ndim - 1)))
             opt.step()
             total += losses.detach().double() * idx.shape[1]
         stack.copy_to_models()
