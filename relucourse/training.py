@@ -232,13 +232,18 @@ def _new_history(train_acc: bool, test: bool) -> dict[str, list[float]]:
     return history
 
 
-def _end_epoch(epoch: int, model: nn.Module, history: dict, loss: float, train, test, on_epoch) -> None:
-    """Record the epoch's mean training loss, the accuracies asked for; call ``on_epoch``."""
+def _end_epoch(epoch: int, model: nn.Module, history: dict, loss: float, train, test, on_epoch,
+               scores: tuple | None = None) -> None:
+    """Record the epoch's mean training loss, the accuracies asked for; call ``on_epoch``.
+
+    ``scores`` is ``(train accuracy, (test accuracy, test loss))`` computed
+    already (for a stack of models), else they are computed here.
+    """
     history["loss"].append(loss)
     if "train_acc" in history:
-        history["train_acc"].append(accuracy(model, *train))
+        history["train_acc"].append(accuracy(model, *train) if scores is None else scores[0])
     if "test_acc" in history:
-        test_acc, test_loss = evaluate(model, *test)
+        test_acc, test_loss = evaluate(model, *test) if scores is None else scores[1]
         history["test_acc"].append(test_acc)
         history["test_loss"].append(test_loss)
     if on_epoch is not None:
@@ -304,6 +309,15 @@ class _Stack:
         return x
 
     @torch.no_grad()
+    def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> list[tuple[float, float]]:
+        """:func:`evaluate` (eval mode) for every model at once: ``(accuracy, loss)`` per model."""
+        out = self(X.expand(len(self.models), *X.shape), train=False)     # (models, N, classes)
+        accs = (out.argmax(dim=2) == y).float().mean(dim=1)
+        losses = nn.functional.cross_entropy(out.transpose(1, 2), y.expand(len(self.models), -1),
+                                             reduction="none").mean(dim=1)
+        return list(zip(accs.tolist(), losses.tolist()))
+
+    @torch.no_grad()
     def copy_to_models(self) -> None:
         """Write the stacked parameters and buffers back into the separate models."""
         for i, model in enumerate(self.models):
@@ -359,6 +373,7 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
                          decay_biases=True)
         decays = [weight_decay if decay_biases or ndim > 1 else 0.0 for _, ndim in params]
     histories = [_new_history(train_acc, X_test is not None) for _ in models]
+    test = as_tensors(X_test, y_test) if X_test is not None else None
     gens = [torch.Generator().manual_seed(seed) for seed in seeds]
     n = len(yt)
     for epoch in range(1, epochs + 1):
@@ -382,6 +397,10 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
             opt.step()
             total += losses.detach().double() * idx.shape[1]
         stack.copy_to_models()
-        for model, history, loss, callback in zip(models, histories, total.tolist(), callbacks):
-            _end_epoch(epoch, model, history, loss / n, (Xt, yt), (X_test, y_test), callback)
+        # the accuracies of every model in one stacked pass each
+        train_accs = [a for a, _ in stack.evaluate(Xt, yt)] if train_acc else [None] * len(models)
+        test_scores = stack.evaluate(*test) if test is not None else [None] * len(models)
+        for i, (model, history, callback) in enumerate(zip(models, histories, callbacks)):
+            _end_epoch(epoch, model, history, total[i].item() / n, None, None, callback,
+                       scores=(train_accs[i], test_scores[i]))
     return histories
