@@ -194,6 +194,18 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
     return history
 
 
+def _inputs(X, y, n_models: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`as_tensors`, or for a list of 2-D arrays (one per model) the stacked (models, N, ...) inputs."""
+    if not (isinstance(X, (list, tuple)) and X and np.ndim(X[0]) == 2):
+        return as_tensors(X, y)
+    if len(X) != n_models:
+        raise ValueError(f"{len(X)} input arrays for {n_models} models: give one per model")
+    if len({np.shape(x) for x in X}) != 1:
+        raise ValueError("the input arrays of the models differ in shape")
+    yt = as_tensors(X[0], y)[1]
+    return torch.stack([as_tensors(x) for x in X]), yt
+
+
 def _rates(lr, n_models: int, optimizer: str) -> torch.Tensor | None:
     """``None`` for one learning rate (a number, or a list of equal ones), else the rates as a tensor."""
     if np.ndim(lr) == 0:
@@ -311,7 +323,9 @@ class _Stack:
     @torch.no_grad()
     def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> list[tuple[float, float]]:
         """:func:`evaluate` (eval mode) for every model at once: ``(accuracy, loss)`` per model."""
-        out = self(X.expand(len(self.models), *X.shape), train=False)     # (models, N, classes)
+        if X.ndim == 2:                                    # the same inputs for every model
+            X = X.expand(len(self.models), *X.shape)
+        out = self(X, train=False)                         # (models, N, classes)
         accs = (out.argmax(dim=2) == y).float().mean(dim=1)
         losses = nn.functional.cross_entropy(out.transpose(1, 2), y.expand(len(self.models), -1),
                                              reduction="none").mean(dim=1)
@@ -346,7 +360,9 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
     every model or a list with one per model. ``lr`` is one learning rate for
     every model or, with plain ``"sgd"`` (momentum and weight decay allowed),
     a list with one per model, so that runs which differ only in their
-    learning rate and their initial weights train side by side too.
+    learning rate and their initial weights train side by side too. ``X``
+    (and ``X_test``) may likewise be a list of 2-D arrays, one per model,
+    all of the same shape and with the same labels ``y`` (``y_test``).
 
     >>> from relucourse.data import xor
     >>> X, y = xor(200, seed=0)
@@ -360,7 +376,8 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
     callbacks = list(on_epoch) if isinstance(on_epoch, (list, tuple)) else [on_epoch] * len(models)
     if len(callbacks) != len(models):
         raise ValueError(f"{len(callbacks)} on_epoch callables for {len(models)} models")
-    Xt, yt = as_tensors(X, y)
+    Xt, yt = _inputs(X, y, len(models))
+    rows = torch.arange(len(models)).unsqueeze(1) if Xt.ndim == 3 else None
     stack = _Stack(models)
     shapes = dict(models[0].named_parameters())
     params = [(p, shapes[name].ndim) for name, p in stack.params.items()]
@@ -373,7 +390,7 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
                          decay_biases=True)
         decays = [weight_decay if decay_biases or ndim > 1 else 0.0 for _, ndim in params]
     histories = [_new_history(train_acc, X_test is not None) for _ in models]
-    test = as_tensors(X_test, y_test) if X_test is not None else None
+    test = _inputs(X_test, y_test, len(models)) if X_test is not None else None
     gens = [torch.Generator().manual_seed(seed) for seed in seeds]
     n = len(yt)
     for epoch in range(1, epochs + 1):
@@ -384,7 +401,8 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
         for start in range(0, n, batch_size):
             idx = order[:, start:start + batch_size]
             opt.zero_grad()
-            out = stack(Xt[idx])                           # (models, batch, classes)
+            batch = Xt[idx] if rows is None else Xt[rows, idx]     # (models, batch, features)
+            out = stack(batch)                             # (models, batch, classes)
             losses = nn.functional.cross_entropy(out.transpose(1, 2), yt[idx],
                                                  reduction="none").mean(dim=1)
             losses.sum().backward()                        # each model's own gradient

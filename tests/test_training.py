@@ -219,3 +219,7 @@ def test_train_classifiers_takes_one_learning_rate_per_model():
         train_classifiers(nets, X, y, seeds=(0, 1), lr=[0.1, 0.2], optimizer="adam")
     same = train_classifiers(nets, X, y, seeds=(0, 1), lr=[1e-3, 1e-3], optimizer="adam", epochs=1)
     assert len(same) == 2
+    with pytest.raises(ValueError, match="1 input arrays for 2 models"):
+        train_classifiers(nets, [X], y, seeds=(0, 1))
+    with pytest.raises(ValueError, match="differ in shape"):
+        train_classifiers(nets, [X, X[:10]], y, seeds=(0, 1))
