@@ -342,7 +342,8 @@ class _Stack:
 
 
 def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int], epochs: int = 20,
-                      lr: float | Sequence[float] = 0.1, optimizer: str = "sgd", batch_size: int = 64, momentum: float = 0.0,
+                      lr: float | Sequence[float] = 0.1, optimizer: str = "sgd", batch_size: int = 64,
+                      momentum: float = 0.0,
                       weight_decay: float = 0.0, decay_biases: bool = True, X_test=None, y_test=None,
                       on_epoch: Callable[[int, nn.Module], None] | Sequence[Callable[[int, nn.Module], None]]
                       | None = None, train_acc: bool = False) -> list[dict]:
