@@ -118,6 +118,15 @@ def _digits_inputs(standardize: bool, input_offset: float):
     return split, torch.as_tensor(split.X_train + input_offset), torch.as_tensor(split.X_test + input_offset)
 
 
+def _each(value, n: int) -> list:
+    """``value`` for each of ``n`` models: a list of ``n`` values as it is, one value repeated."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{len(value)} values for {n} models: give one per model")
+        return list(value)
+    return [value] * n
+
+
 def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool):
     """A run before training (its dead units counted at epoch 0) and the ``on_epoch`` that records it."""
     recorder = DeadUnitRecorder(X_train)
@@ -131,8 +140,9 @@ def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool):
 
 
 def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.Module] | None = None, *,
-                lr: float = 0.1, optimizer: str = "sgd", epochs: int = 10, batch_size: int = 64,
-                standardize: bool = True, input_offset: float = 0.0, every_epoch: bool = True,
+                lr: float | list[float] = 0.1, optimizer: str = "sgd", epochs: int = 10, batch_size: int = 64,
+                standardize: bool | list[bool] = True, input_offset: float | list[float] = 0.0,
+                every_epoch: bool = True,
                 momentum: float = 0.0, weight_decay: float = 0.0, decay_biases: bool = True,
                 **build: Any) -> list[DigitsRun]:
     """:func:`digits_run` for several seeds at once: one :class:`DigitsRun` per seed.
@@ -148,6 +158,14 @@ def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.
     run, such as one at a learning rate that is too large, rounding grows, so
     such a run may end elsewhere, as it may on another CPU).
 
+    Runs that differ only in their learning rate and their initial weights
+    can share one computation too: pass ``models`` built as each run needs
+    (``build_mlp(seed=s, init="he")``, ``build_mlp(seed=s, bias=0.1)``, ...;
+    a seed may appear more than once) and, with plain SGD, ``lr`` as a list
+    with one learning rate per model; ``standardize`` and ``input_offset``
+    may be lists with one value per model too (the inputs change, the split
+    and the labels do not).
+
     >>> [round(r.test_acc, 2) > 0.5 for r in digits_runs((0, 1), hidden=(8,), epochs=2)]
     [True, True]
     """
@@ -160,8 +178,15 @@ def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.
         raise TypeError(f"models given: the build options {sorted(build)} would be ignored")
     elif len(models) != len(seeds):
         raise ValueError(f"{len(models)} models for {len(seeds)} seeds")
-    split, X_train, X_test = _digits_inputs(standardize, input_offset)
-    runs, callbacks = zip(*(_started(model, X_train, X_test, epochs, every_epoch) for model in models))
+    data = list(zip(_each(standardize, len(models)), _each(input_offset, len(models))))
+    made = {setting: _digits_inputs(*setting) for setting in dict.fromkeys(data)}   # once each
+    runs, callbacks = zip(*(_started(model, *made[setting][1:], epochs, every_epoch)
+                            for model, setting in zip(models, data)))
+    split = made[data[0]][0]            # the split and the labels, the same for every setting
+    if len(made) == 1:
+        X_train, X_test = made[data[0]][1:]
+    else:
+        X_train, X_test = [made[d][1] for d in data], [made[d][2] for d in data]
     histories = train_classifiers(models, X_train, split.y_train, seeds=seeds, epochs=epochs, lr=lr,
                                   optimizer=optimizer, batch_size=batch_size, momentum=momentum,
                                   weight_decay=weight_decay, decay_biases=decay_biases, X_test=X_test,

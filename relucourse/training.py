@@ -194,6 +194,32 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 20, lr: float = 0.
     return history
 
 
+def _inputs(X, y, n_models: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`as_tensors`, or for a list of 2-D arrays (one per model) the stacked (models, N, ...) inputs."""
+    if not (isinstance(X, (list, tuple)) and X and np.ndim(X[0]) == 2):
+        return as_tensors(X, y)
+    if len(X) != n_models:
+        raise ValueError(f"{len(X)} input arrays for {n_models} models: give one per model")
+    if len({np.shape(x) for x in X}) != 1:
+        raise ValueError("the input arrays of the models differ in shape")
+    yt = as_tensors(X[0], y)[1]
+    return torch.stack([as_tensors(x) for x in X]), yt
+
+
+def _rates(lr, n_models: int, optimizer: str) -> torch.Tensor | None:
+    """``None`` for one learning rate (a number, or a list of equal ones), else the rates as a tensor."""
+    if np.ndim(lr) == 0:
+        return None
+    rates = [float(v) for v in lr]
+    if len(rates) != n_models:
+        raise ValueError(f"{len(rates)} learning rates for {n_models} models: give one per model")
+    if len(set(rates)) == 1:
+        return None
+    if optimizer != "sgd":
+        raise ValueError(f"different learning rates per model need optimizer='sgd', not {optimizer!r}")
+    return torch.tensor(rates, dtype=torch.float32)
+
+
 def _optimizer(params: list[tuple[torch.Tensor, int]], optimizer: str, *, lr: float, momentum: float,
                weight_decay: float, decay_biases: bool) -> torch.optim.Optimizer:
     """The optimizer of :func:`train_classifier`; ``params`` are (tensor, dimensions of the parameter)."""
@@ -218,13 +244,18 @@ def _new_history(train_acc: bool, test: bool) -> dict[str, list[float]]:
     return history
 
 
-def _end_epoch(epoch: int, model: nn.Module, history: dict, loss: float, train, test, on_epoch) -> None:
-    """Record the epoch's mean training loss, the accuracies asked for; call ``on_epoch``."""
+def _end_epoch(epoch: int, model: nn.Module, history: dict, loss: float, train, test, on_epoch,
+               scores: tuple | None = None) -> None:
+    """Record the epoch's mean training loss, the accuracies asked for; call ``on_epoch``.
+
+    ``scores`` is ``(train accuracy, (test accuracy, test loss))`` computed
+    already (for a stack of models), else they are computed here.
+    """
     history["loss"].append(loss)
     if "train_acc" in history:
-        history["train_acc"].append(accuracy(model, *train))
+        history["train_acc"].append(accuracy(model, *train) if scores is None else scores[0])
     if "test_acc" in history:
-        test_acc, test_loss = evaluate(model, *test)
+        test_acc, test_loss = evaluate(model, *test) if scores is None else scores[1]
         history["test_acc"].append(test_acc)
         history["test_loss"].append(test_loss)
     if on_epoch is not None:
@@ -290,6 +321,17 @@ class _Stack:
         return x
 
     @torch.no_grad()
+    def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> list[tuple[float, float]]:
+        """:func:`evaluate` (eval mode) for every model at once: ``(accuracy, loss)`` per model."""
+        if X.ndim == 2:                                    # the same inputs for every model
+            X = X.expand(len(self.models), *X.shape)
+        out = self(X, train=False)                         # (models, N, classes)
+        accs = (out.argmax(dim=2) == y).float().mean(dim=1)
+        losses = nn.functional.cross_entropy(out.transpose(1, 2), y.expand(len(self.models), -1),
+                                             reduction="none").mean(dim=1)
+        return list(zip(accs.tolist(), losses.tolist()))
+
+    @torch.no_grad()
     def copy_to_models(self) -> None:
         """Write the stacked parameters and buffers back into the separate models."""
         for i, model in enumerate(self.models):
@@ -300,7 +342,8 @@ class _Stack:
 
 
 def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int], epochs: int = 20,
-                      lr: float = 0.1, optimizer: str = "sgd", batch_size: int = 64, momentum: float = 0.0,
+                      lr: float | Sequence[float] = 0.1, optimizer: str = "sgd", batch_size: int = 64,
+                      momentum: float = 0.0,
                       weight_decay: float = 0.0, decay_biases: bool = True, X_test=None, y_test=None,
                       on_epoch: Callable[[int, nn.Module], None] | Sequence[Callable[[int, nn.Module], None]]
                       | None = None, train_acc: bool = False) -> list[dict]:
@@ -315,7 +358,12 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
     which takes much less time than training them one by one. In a chaotic
     run (a learning rate that is too large) rounding grows, so such a run may
     end elsewhere, as it may on another CPU. ``on_epoch`` is one callable for
-    every model or a list with one per model.
+    every model or a list with one per model. ``lr`` is one learning rate for
+    every model or, with plain ``"sgd"`` (momentum and weight decay allowed),
+    a list with one per model, so that runs which differ only in their
+    learning rate and their initial weights train side by side too. ``X``
+    (and ``X_test``) may likewise be a list of 2-D arrays, one per model,
+    all of the same shape and with the same labels ``y`` (``y_test``).
 
     >>> from relucourse.data import xor
     >>> X, y = xor(200, seed=0)
@@ -329,12 +377,21 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
     callbacks = list(on_epoch) if isinstance(on_epoch, (list, tuple)) else [on_epoch] * len(models)
     if len(callbacks) != len(models):
         raise ValueError(f"{len(callbacks)} on_epoch callables for {len(models)} models")
-    Xt, yt = as_tensors(X, y)
+    Xt, yt = _inputs(X, y, len(models))
+    rows = torch.arange(len(models)).unsqueeze(1) if Xt.ndim == 3 else None
     stack = _Stack(models)
     shapes = dict(models[0].named_parameters())
-    opt = _optimizer([(p, shapes[name].ndim) for name, p in stack.params.items()], optimizer, lr=lr,
-                     momentum=momentum, weight_decay=weight_decay, decay_biases=decay_biases)
+    params = [(p, shapes[name].ndim) for name, p in stack.params.items()]
+    rates = _rates(lr, len(models), optimizer)
+    if rates is None:
+        opt = _optimizer(params, optimizer, lr=float(lr if np.ndim(lr) == 0 else lr[0]),
+                         momentum=momentum, weight_decay=weight_decay, decay_biases=decay_biases)
+    else:   # SGD at rate 1 on each model's lr * (gradient + decay): its own learning rate
+        opt = _optimizer(params, optimizer, lr=1.0, momentum=momentum, weight_decay=0.0,
+                         decay_biases=True)
+        decays = [weight_decay if decay_biases or ndim > 1 else 0.0 for _, ndim in params]
     histories = [_new_history(train_acc, X_test is not None) for _ in models]
+    test = _inputs(X_test, y_test, len(models)) if X_test is not None else None
     gens = [torch.Generator().manual_seed(seed) for seed in seeds]
     n = len(yt)
     for epoch in range(1, epochs + 1):
@@ -345,13 +402,24 @@ def train_classifiers(models: Sequence[nn.Module], X, y, *, seeds: Sequence[int]
         for start in range(0, n, batch_size):
             idx = order[:, start:start + batch_size]
             opt.zero_grad()
-            out = stack(Xt[idx])                           # (models, batch, classes)
+            batch = Xt[idx] if rows is None else Xt[rows, idx]     # (models, batch, features)
+            out = stack(batch)                             # (models, batch, classes)
             losses = nn.functional.cross_entropy(out.transpose(1, 2), yt[idx],
                                                  reduction="none").mean(dim=1)
             losses.sum().backward()                        # each model's own gradient
+            if rates is not None:
+                with torch.no_grad():
+                    for (p, _), decay in zip(params, decays):
+                        if decay:
+                            p.grad.add_(p, alpha=decay)
+                        p.grad.mul_(rates.view(-1, *[1] * (p.ndim - 1)))
             opt.step()
             total += losses.detach().double() * idx.shape[1]
         stack.copy_to_models()
-        for model, history, loss, callback in zip(models, histories, total.tolist(), callbacks):
-            _end_epoch(epoch, model, history, loss / n, (Xt, yt), (X_test, y_test), callback)
+        # the accuracies of every model in one stacked pass each
+        train_accs = [a for a, _ in stack.evaluate(Xt, yt)] if train_acc else [None] * len(models)
+        test_scores = stack.evaluate(*test) if test is not None else [None] * len(models)
+        for i, (model, history, callback) in enumerate(zip(models, histories, callbacks)):
+            _end_epoch(epoch, model, history, total[i].item() / n, None, None, callback,
+                       scores=(train_accs[i], test_scores[i]))
     return histories

@@ -130,3 +130,23 @@ def test_digits_runs_continues_given_models_and_refuses_what_it_cannot_stack():
         experiments.digits_runs(())
     with pytest.raises(ValueError, match="unknown optimizer"):
         experiments.digits_runs((0,), optimizer="lbfgs", hidden=(4,), epochs=1)
+
+
+def test_digits_runs_stacks_runs_that_differ_in_weights_learning_rate_and_inputs():
+    # the chapter's fixes table: He, a positive bias, another rate, offset inputs side by side
+    builds = [dict(), dict(init="he"), dict(bias=0.1), dict()]
+    rates, seeds = [0.1, 0.5, 0.01, 0.1], [0, 1, 0, 2]
+    inputs = [dict(), dict(), dict(), dict(standardize=False, input_offset=5.0)]
+    models = [experiments.build_mlp((16,), seed=s, **b) for s, b in zip(seeds, builds)]
+    stacked = experiments.digits_runs(seeds, models, lr=rates, epochs=2, every_epoch=False,
+                                      standardize=[d.get("standardize", True) for d in inputs],
+                                      input_offset=[d.get("input_offset", 0.0) for d in inputs])
+    for seed, build, lr, data_setting, run in zip(seeds, builds, rates, inputs, stacked):
+        alone = experiments.digits_run(seed=seed, lr=lr, epochs=2, every_epoch=False, hidden=(16,),
+                                       **build, **data_setting)
+        assert torch.equal(run.X_train, alone.X_train) and torch.equal(run.X_test, alone.X_test)
+        assert run.history["loss"] == pytest.approx(alone.history["loss"], rel=1e-4, abs=1e-5)
+        assert run.history["test_acc"] == pytest.approx(alone.history["test_acc"], abs=1e-5)
+        assert run.dead == alone.dead
+    with pytest.raises(ValueError, match="2 values for 3 models"):
+        experiments.digits_runs((0, 1, 2), hidden=(4,), epochs=1, input_offset=[0.0, 1.0])

@@ -190,3 +190,36 @@ def test_train_classifiers_refuses_what_it_cannot_do():
         train_classifiers([nn.Linear(2, 2)], X, y, seeds=(0,))
     with pytest.raises(TypeError, match="cannot stack a Dropout"):
         train_classifiers([nn.Sequential(nn.Linear(2, 2), nn.Dropout())], X, y, seeds=(0,))
+
+
+def test_train_classifiers_takes_one_learning_rate_per_model():
+    # each model trains as train_classifier trains it at its own rate (SGD with momentum
+    # and decay on the weights only), up to rounding; other optimizers need one rate
+    from relucourse.training import train_classifiers
+
+    split = data.digits()
+    settings = dict(epochs=2, momentum=0.9, weight_decay=0.01, decay_biases=False, batch_size=128,
+                    X_test=split.X_test, y_test=split.y_test)
+    rates, seeds = [0.05, 0.01, 0.05], [0, 1, 1]
+    stacked = [mlp([64, 16, 10], seed=s, bias=b) for s, b in zip(seeds, (None, 0.1, None))]
+    histories = train_classifiers(stacked, split.X_train, split.y_train, seeds=seeds, lr=rates,
+                                  **settings)
+    for seed, b, lr, model, history in zip(seeds, (None, 0.1, None), rates, stacked, histories):
+        alone = mlp([64, 16, 10], seed=seed, bias=b)
+        expected = train_classifier(alone, split.X_train, split.y_train, seed=seed, lr=lr, **settings)
+        for key, values in expected.items():
+            assert history[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
+        for p, q in zip(model.parameters(), alone.parameters()):
+            assert torch.allclose(p, q, rtol=1e-4, atol=1e-5)
+    X, y = data.xor(64, seed=0)
+    nets = [mlp([2, 4, 2], seed=s) for s in (0, 1)]
+    with pytest.raises(ValueError, match="3 learning rates for 2 models"):
+        train_classifiers(nets, X, y, seeds=(0, 1), lr=[0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="need optimizer='sgd'"):
+        train_classifiers(nets, X, y, seeds=(0, 1), lr=[0.1, 0.2], optimizer="adam")
+    same = train_classifiers(nets, X, y, seeds=(0, 1), lr=[1e-3, 1e-3], optimizer="adam", epochs=1)
+    assert len(same) == 2
+    with pytest.raises(ValueError, match="1 input arrays for 2 models"):
+        train_classifiers(nets, [X], y, seeds=(0, 1))
+    with pytest.raises(ValueError, match="differ in shape"):
+        train_classifiers(nets, [X, X[:10]], y, seeds=(0, 1))
