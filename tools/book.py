@@ -252,7 +252,8 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
 # that it built without warnings from the sources as they are, without building it again. Each
 # build writes, next to its site (``_build/build-record.json``; the student edition's in
 # ``_build/student/_build/``), its exit code, its warnings and a fingerprint of what it read:
-# every file of the repository that git tracks or would track (contents), the installed
+# every file of the repository that git tracks or would track (contents; tests/ aside, which
+# the build excludes and nothing it runs imports), the installed
 # packages, the command, and the execution cache's records. :func:`current_record` returns the
 # record when all of these are unchanged, and None when the site must be built again.
 
@@ -283,10 +284,12 @@ def source_fingerprint(student: bool) -> str:
     import hashlib
     from importlib import metadata
 
-    digest = hashlib.sha256(f"{sys.version}|{sys.executable}|student={student}".encode())
+    digest = hashlib.sha256(f"{sys.version}|{Path(sys.prefix).resolve()}|student={student}".encode())
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                             cwd=ROOT, capture_output=True, check=True).stdout
     for name in sorted(set(listed.decode().split("\0")) - {""}):
+        if name.startswith("tests/"):
+            continue
         path = ROOT / name
         digest.update(name.encode() + b"\0")
         if path.is_file():                              # a tracked file may have been deleted
