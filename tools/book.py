@@ -331,7 +331,10 @@ def current_record(student: bool = False, output: Path | None = None) -> dict | 
         return None                                     # build it again, to show what was wrong
     if not (out / "_build" / "html" / "index.html").is_file() or static_changed(out / "_build" / "html"):
         return None
-    now = source_fingerprint(student) + "+" + cache_fingerprint(cache)
+    try:
+        now = source_fingerprint(student) + "+" + cache_fingerprint(cache)
+    except (OSError, subprocess.CalledProcessError):   # no git here: cannot tell, so stale
+        return None
     return record if record.get("inputs") == now else None
 
 
