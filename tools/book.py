@@ -294,7 +294,9 @@ def source_fingerprint(student: bool) -> str:
         digest.update(name.encode() + b"\0")
         if path.is_file():                              # a tracked file may have been deleted
             digest.update(hashlib.sha256(path.read_bytes()).digest())
-    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    # a set: an editable install is found twice when the repository is on sys.path (its
+    # egg-info there, its dist-info in site-packages), once otherwise
+    packages = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()})
     digest.update("\n".join(packages).encode())
     return digest.hexdigest()
 
