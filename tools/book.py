@@ -254,7 +254,7 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
 # ``_build/student/_build/``), its exit code, its warnings and a fingerprint of what it read:
 # every file of the repository that git tracks or would track (contents; tests/ aside, which
 # the build excludes and nothing it runs imports), the installed
-# packages, the command, and the execution cache's records. :func:`current_record` returns the
+# packages, the edition, and the execution cache's records. :func:`current_record` returns the
 # record when all of these are unchanged, and None when the site must be built again.
 
 #: A line of the build's output that is a warning or an error (ANSI colours removed first).
