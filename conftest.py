@@ -45,11 +45,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # A test file is one unit of work, so its module fixtures (a built course, a browser) are
 # made once; the files that read the built book form one unit with tests/test_book.py,
 # which builds it (and is the first to build the student edition), so nothing reads a
-# page while it is written. The units start longest first, so both workers end together.
+# page while it is written. When the full edition is current (its build record matches
+# the sources: tools/book.py current_record), tests/test_book.py only reads it and builds
+# just the student edition, which only tests/test_browser.py reads: then the files that
+# read the full edition alone (SITE_READERS) are units of their own, free to run on the
+# other worker. The units start longest first, so both workers end together.
 # ---------------------------------------------------------------------------------------------
 
 #: Files that use the built book, in the order they run (one after another, on one worker).
 SITE = ("tests/test_book.py", "tests/test_browser.py", "tests/test_explorables.py", "tests/test_publish.py")
+#: Files of SITE that read only the full edition (_build/html), and never write it.
+SITE_READERS = ("tests/test_explorables.py", "tests/test_publish.py")
 #: tests/test_nbgrader.py is two units: the tests of every assignment's autograding (these
 #: use its ``results`` fixture) and the instructor's path (the ``instructor`` fixture and the
 #: rest). A test of the first kind left out here still passes, at the cost of a second
@@ -65,9 +71,12 @@ LONGEST = ("tests/test_nbgrader.py", "site", "nbgrader: the instructor's path", 
            "tests/test_mutation.py", "tests/test_workspace.py", "tests/test_pipeline.py")
 
 
-def unit_of(nodeid: str) -> str:
-    """The unit of work a test belongs to: its file, or a unit named above."""
+def unit_of(nodeid: str, full_edition_current: bool = False) -> str:
+    """The unit of work a test belongs to: its file, or a unit named above. The files of
+    SITE_READERS are units of their own when the full edition is current (see above)."""
     path, _, test = nodeid.partition("::")
+    if path in SITE_READERS and full_edition_current:
+        return path
     if path in SITE:
         return "site"
     if path == "tests/test_nbgrader.py" and not test.startswith(NBGRADER_RESULTS):
@@ -84,11 +93,19 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
+    from tools import book
+
+    # Decided once, here (the controller), before any test runs: tests/test_book.py builds
+    # the full edition again only if this finds it stale (the sources would have to change
+    # while the tests run for the two to disagree).
+    current = book.current_record(student=False) is not None
+
     class Units(LoadScopeScheduling):
-        """xdist's per-file scheduling, with the SITE files as one unit, in collection order."""
+        """xdist's per-file scheduling, with the SITE files as one unit (or, when the full
+        edition is current, SITE_READERS as units of their own), in collection order."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return unit_of(nodeid)
+            return unit_of(nodeid, current)
 
     config.option.loadscopereorder = False      # keep LONGEST's order, not "most tests first"
     return Units(config, log)

@@ -1,8 +1,9 @@
 """The published book: chapter notebooks for the launch buttons, launch URLs, the PDF.
 
 The launch-URL and PDF tests read the book built by the README's first command
-(``_build/html``; ``tests/test_book.py`` rebuilds it first in a full run). The PDF
-test prints the whole book with headless Chromium: about a minute on 2 cores.
+(``_build/html``; in a full run ``tests/test_book.py`` rebuilds it first when it is not
+current, and otherwise this file may run beside it, on the other worker: see conftest.py).
+The PDF test prints the whole book with headless Chromium: about a minute on 2 cores.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ execution cache, so a page whose code did not change is not executed again.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -227,11 +229,115 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
         cmd.append("--all")
     start = time.perf_counter()
     os.environ.update(KERNEL_ENV)                       # for pre_execute's kernels
-    pre_execute(output / ".jupyter_cache" if output is not None else BUILD / ".jupyter_cache", student)
-    code = subprocess.run(cmd, cwd=ROOT).returncode         # its kernels inherit KERNEL_ENV
+    cache = output / ".jupyter_cache" if output is not None else BUILD / ".jupyter_cache"
+    sources = source_fingerprint(student)               # what the build is about to read
+    record_path(out).unlink(missing_ok=True)            # no record while the site is rewritten
+    pre_execute(cache, student)
+    code, log = _run_and_keep_log(cmd)                  # its kernels inherit KERNEL_ENV
+    seconds = time.perf_counter() - start
     edition = "student edition" if student else "full edition"
-    print(f"{edition}: {'built' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{edition}: {'built' if code == 0 else 'FAILED'} in {seconds:.0f} s", flush=True)
+    warnings = [line for line in log if WARNING_LINE.search(line)]
+    record_path(out).parent.mkdir(parents=True, exist_ok=True)
+    record_path(out).write_text(json.dumps({
+        "edition": edition, "returncode": code, "seconds": round(seconds, 1),
+        "inputs": sources + "+" + cache_fingerprint(cache), "warnings": warnings,
+        "tail": log[-40:]}, indent=1), encoding="utf-8")
     return code
+
+
+# --- a record of each build, so that a test can tell whether a site is current ------------------
+#
+# The README's first command builds the full edition; the tests (tests/test_book.py) must know
+# that it built without warnings from the sources as they are, without building it again. Each
+# build writes, next to its site (``_build/build-record.json``; the student edition's in
+# ``_build/student/_build/``), its exit code, its warnings and a fingerprint of what it read:
+# every file of the repository that git tracks or would track (contents; tests/ aside, which
+# the build excludes and nothing it runs imports), the installed
+# packages, the edition, and the execution cache's records. :func:`current_record` returns the
+# record when all of these are unchanged, and None when the site must be built again.
+
+#: A line of the build's output that is a warning or an error (ANSI colours removed first).
+WARNING_LINE = re.compile(r"WARNING:|ERROR:|Error:|Traceback")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def record_path(out: Path) -> Path:
+    """Where the build into ``out`` (its site is ``out/_build/html``) writes its record."""
+    return out / "_build" / "build-record.json"
+
+
+def _run_and_keep_log(cmd: list[str]) -> tuple[int, list[str]]:
+    """Run ``cmd``, printing its output as it comes; return its exit code and output lines."""
+    log: list[str] = []
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.append(_ANSI.sub("", line.rstrip("\n")))
+    sys.stdout.flush()
+    return proc.returncode, log
+
+
+def source_fingerprint(student: bool) -> str:
+    """A hash of what a build reads besides the execution cache (see the section's comment)."""
+    import hashlib
+    from importlib import metadata
+
+    digest = hashlib.sha256(f"{sys.version}|{Path(sys.prefix).resolve()}|student={student}".encode())
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True, check=True).stdout
+    for name in sorted(set(listed.decode().split("\0")) - {""}):
+        if name.startswith("tests/"):
+            continue
+        path = ROOT / name
+        digest.update(name.encode() + b"\0")
+        if path.is_file():                              # a tracked file may have been deleted
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    # a set: an editable install is found twice when the repository is on sys.path (its
+    # egg-info there, its dist-info in site-packages), once otherwise
+    packages = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()})
+    digest.update("\n".join(packages).encode())
+    return digest.hexdigest()
+
+
+def cache_fingerprint(cache_path: Path) -> str:
+    """A hash of the execution cache's records (not of when each was last read) and of the
+    note of its last run from scratch, which the execution-statistics page shows."""
+    import hashlib
+
+    from jupyter_cache import get_cache
+
+    digest = hashlib.sha256()
+    for r in sorted(get_cache(str(cache_path)).list_cache_records(), key=lambda r: r.pk):
+        digest.update(json.dumps([r.pk, r.hashkey, r.uri, str(r.created), r.data],
+                                 sort_keys=True, default=str).encode())
+    fresh = cache_path / FRESH_RUN
+    digest.update(fresh.read_bytes() if fresh.is_file() else b"")
+    return digest.hexdigest()
+
+
+def current_record(student: bool = False, output: Path | None = None) -> dict | None:
+    """The record of the last successful build of this edition if it was built from the
+    sources, packages and execution cache as they are now; else None (build it again)."""
+    if output is not None:
+        output = output.resolve()
+        out, cache = (output / "student" if student else output), output / ".jupyter_cache"
+    else:
+        out, cache = (STUDENT_OUT if student else ROOT), BUILD / ".jupyter_cache"
+    try:
+        record = json.loads(record_path(out).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("returncode") != 0 or record.get("warnings"):
+        return None                                     # build it again, to show what was wrong
+    if not (out / "_build" / "html" / "index.html").is_file() or static_changed(out / "_build" / "html"):
+        return None
+    try:
+        now = source_fingerprint(student) + "+" + cache_fingerprint(cache)
+    except (OSError, subprocess.CalledProcessError):   # no git here: cannot tell, so stale
+        return None
+    return record if record.get("inputs") == now else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,55 +148,47 @@ def _parts(page: Path) -> dict[str, str]:
     return parts
 
 
-def print_pages(docs: list[Doc], base: str, chromium: str | None = None, log=print) -> None:
-    """Print every page to its own PDF (Chromium, print media, light theme, offline)."""
-    from playwright.sync_api import sync_playwright
-
+def print_pages(docs: list[Doc], base: str, browser, log=print) -> None:
+    """Print every page to its own PDF (Chromium ``browser``, print media, light theme, offline)."""
     host = urlparse(base).netloc
-    with sync_playwright() as pw:
-        browser = site_harness.launch(pw, chromium)
-        context = browser.new_context(color_scheme="light", viewport={"width": PRINT_WIDTH, "height": 1000})
-        context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).netloc == host
-                      else route.abort())
-        context.add_init_script("try { localStorage.setItem('theme', 'light'); "
-                                "localStorage.setItem('mode', 'light'); } catch (e) {}")
-        page = context.new_page()
-        page.emulate_media(media="print")
-        problems = []
-        for doc in docs:
-            t0 = time.perf_counter()
-            page.goto(base + doc.href, wait_until="load")
-            found = page.evaluate(SETTLE)
-            if found["raw"]:
-                problems.append(f"{doc.href}: {found['raw']} formulas not rendered (the book renders them "
-                                "when it is built: tools/sphinxext/math.py)")
-            problems += [f"{doc.href}: wider than the paper: {what}" for what in found["wide"]]
-            found = page.evaluate(HEADINGS)
-            doc.headings = [tuple(h) for h in found["headings"]]
-            doc.anchors = found["anchors"]
-            doc.pdf = page.pdf(format=PAGE_FORMAT, margin=MARGIN, print_background=True, outline=True)
-            log(f"  {doc.href}: {time.perf_counter() - t0:.1f} s")
-        browser.close()
+    context = browser.new_context(color_scheme="light", viewport={"width": PRINT_WIDTH, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).netloc == host
+                  else route.abort())
+    context.add_init_script("try { localStorage.setItem('theme', 'light'); "
+                            "localStorage.setItem('mode', 'light'); } catch (e) {}")
+    page = context.new_page()
+    page.emulate_media(media="print")
+    problems = []
+    for doc in docs:
+        t0 = time.perf_counter()
+        page.goto(base + doc.href, wait_until="load")
+        found = page.evaluate(SETTLE)
+        if found["raw"]:
+            problems.append(f"{doc.href}: {found['raw']} formulas not rendered (the book renders them "
+                            "when it is built: tools/sphinxext/math.py)")
+        problems += [f"{doc.href}: wider than the paper: {what}" for what in found["wide"]]
+        found = page.evaluate(HEADINGS)
+        doc.headings = [tuple(h) for h in found["headings"]]
+        doc.anchors = found["anchors"]
+        doc.pdf = page.pdf(format=PAGE_FORMAT, margin=MARGIN, print_background=True, outline=True)
+        log(f"  {doc.href}: {time.perf_counter() - t0:.1f} s")
+    context.close()
     if problems:
         raise SystemExit("the book does not print well:\n  " + "\n  ".join(problems))
 
 
-def _footers(labels: list[str], chromium: str | None) -> bytes:
+def _footers(labels: list[str], browser) -> bytes:
     """One blank page per label with that label as a footer (overlaid on the printed pages)."""
-    from playwright.sync_api import sync_playwright
-
     pages = "".join(f'<div class="p"><div class="f">{html.escape(t)}</div></div>' for t in labels)
     doc = ("<!doctype html><meta charset=utf-8><style>@page { size: A4; margin: 0 }"
            "html, body { margin: 0 } .p { height: 297mm; position: relative; break-after: page;"
            " overflow: hidden } .f { position: absolute; bottom: 7mm; left: 16mm; right: 16mm;"
            " font: 8pt sans-serif; color: #555; text-align: center }</style>" + pages)
-    with sync_playwright() as pw:
-        browser = site_harness.launch(pw, chromium)
-        page = browser.new_page()
-        page.set_content(doc)
-        out = page.pdf(format=PAGE_FORMAT, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"},
-                       prefer_css_page_size=True)
-        browser.close()
+    page = browser.new_page()
+    page.set_content(doc)
+    out = page.pdf(format=PAGE_FORMAT, margin={"top": "0", "bottom": "0", "left": "0", "right": "0"},
+                   prefer_css_page_size=True)
+    page.close()
     return out
 
 
@@ -251,10 +243,50 @@ def contents_html(title: str, docs: list[Doc], base: str, offset: int) -> str:
             f"<h1>{html.escape(title)}</h1><div class=sub>Contents</div>" + "".join(rows))
 
 
+def _print_book(docs: list[Doc], base: str, browser, book_title: str, log=print):
+    """Print the pages, the contents and the running footers with one ``browser``.
+
+    Returns the contents page(s), each page's PDF (in reading order) and the footers,
+    one page per page of the book (each doc's ``first_page`` is then its first page in
+    the book, contents included), all as pypdf readers.
+    """
+    from pypdf import PdfReader
+
+    print_pages(docs, base, browser, log)
+    readers, page = [], 0
+    for doc in docs:
+        reader = PdfReader(io.BytesIO(doc.pdf))
+        doc.first_page, doc.n_pages = page, len(reader.pages)
+        doc.sections = _sections(reader, doc.headings)
+        readers.append(reader)
+        page += doc.n_pages
+    # The contents page(s): print once to count them, then again with the final numbers.
+    tab = browser.new_page()
+    n_front = 0
+    for _ in range(3):
+        tab.set_content(contents_html(book_title, docs, base, n_front))
+        front = tab.pdf(format=PAGE_FORMAT, margin=MARGIN)
+        n = len(PdfReader(io.BytesIO(front)).pages)
+        if n == n_front:
+            break
+        n_front = n
+    tab.close()
+    for doc in docs:
+        doc.first_page += n_front
+
+    # Running footers: page title and page number, overlaid on every printed page.
+    short_title = book_title.split(":")[0]
+    labels = [f"{i + 1}" for i in range(n_front)]
+    for doc in docs:
+        labels += [f"{short_title}  ·  {doc.title}  ·  {doc.first_page + k + 1}" for k in range(doc.n_pages)]
+    footers = PdfReader(io.BytesIO(_footers(labels, browser)))
+    return PdfReader(io.BytesIO(front)), readers, footers
+
+
 def build_pdf(site: Path, output: Path, chromium: str | None = None, log=print) -> Path:
     """Print the book built in ``site`` to ``output``; return ``output``."""
     from playwright.sync_api import sync_playwright
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfWriter
     from pypdf.generic import ArrayObject, NameObject, NullObject, NumberObject
 
     problem = site_harness.chromium_problem(chromium)
@@ -263,49 +295,22 @@ def build_pdf(site: Path, output: Path, chromium: str | None = None, log=print) 
     exe = site_harness.chromium_path(chromium)
     docs = reading_order(site)
     book_title = _book_title(site)
-    short_title = book_title.split(":")[0]
-    with site_harness.serve(site) as base:
+    # One browser prints the pages, the contents and the footers.
+    with site_harness.serve(site) as base, sync_playwright() as pw:
+        browser = site_harness.launch(pw, exe)
         log(f"printing {len(docs)} pages of {site} with {exe}")
-        print_pages(docs, base, exe, log)
-        readers, page = [], 0
-        for doc in docs:
-            reader = PdfReader(io.BytesIO(doc.pdf))
-            doc.first_page, doc.n_pages = page, len(reader.pages)
-            doc.sections = _sections(reader, doc.headings)
-            readers.append(reader)
-            page += doc.n_pages
-        # The contents page(s): print once to count them, then again with the final numbers.
-        with sync_playwright() as pw:
-            browser = site_harness.launch(pw, exe)
-            tab = browser.new_page()
-            n_front = 0
-            for _ in range(3):
-                tab.set_content(contents_html(book_title, docs, base, n_front))
-                front = tab.pdf(format=PAGE_FORMAT, margin=MARGIN)
-                n = len(PdfReader(io.BytesIO(front)).pages)
-                if n == n_front:
-                    break
-                n_front = n
+        try:
+            front, readers, footers = _print_book(docs, base, browser, book_title, log)
+        finally:
             browser.close()
-    for doc in docs:
-        doc.first_page += n_front
-
     writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(front)), import_outline=False)
+    writer.append(front, import_outline=False)
     for reader in readers:
         writer.append(reader, import_outline=False)
     total = len(writer.pages)
-
-    # Running footers: page title and page number, overlaid on every printed page.
-    labels = [""] * total
-    for i in range(n_front):
-        labels[i] = f"{i + 1}"
-    for doc in docs:
-        for k in range(doc.n_pages):
-            labels[doc.first_page + k] = f"{short_title}  ·  {doc.title}  ·  {doc.first_page + k + 1}"
-    footers = PdfReader(io.BytesIO(_footers(labels, exe)))
     for i, page_obj in enumerate(writer.pages):
         page_obj.merge_page(footers.pages[i])
+    n_front = len(front.pages)
 
     # Bookmarks: part > page > sections (h2) of the page.
     parent_of_part: dict[str | None, object] = {}
