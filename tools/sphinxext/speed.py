@@ -14,6 +14,13 @@
   and nothing moves when it arrives. Images after the first screenful of the
   article get ``loading="lazy"`` (fetched when the reader scrolls near them); the
   first one, which can be the largest paint, loads at once.
+* **Pictures inside the page, far down, moved to files.** An explorable's static figure
+  comes from its notebook output as a PNG inside the HTML (``src="data:..."``, 27-32
+  KB that gzip cannot shrink, on chapters 1, 3, 4 and 5): the phone downloaded it with
+  the page's text, before the first paint, though the figure sits far below the first
+  screen. Such an image after the first screenful is written to
+  ``_images/inline-<hash>.<ext>`` and the page points at it; it then loads lazily as
+  the other images do (its width and height stay on the tag: no shift).
 
 * **The theme's stylesheets cut to the selectors the site uses.** The theme ships
   397 KB of CSS (Bootstrap and its own), about 91% of which no page uses; every page
@@ -65,6 +72,16 @@
   its events on the button before the same event reaches the button, so it shows for
   that first hover or focus as it did). Until then the button keeps its ``title``,
   which gives it its accessible name as the Tooltip's ``aria-label`` does after.
+
+* **The colour theme written once.** The theme's script set ``data-mode`` and
+  ``data-theme`` on ``<html>`` as it ran, after the first paint, even to the values
+  they held; with "auto" it changed the theme from "auto" to "light" or "dark", which
+  made the browser restyle every element of the page (and, in dark mode, drew the page
+  light first). _templates/layout.html now settles the theme in the head, as the
+  script would (the reader's choice, or the system's with "auto"), and the script,
+  patched, writes the attributes only when they change. The template also no longer
+  preloads the theme's two deferred scripts: fetched first at high priority, they
+  shared a phone's slow network with the stylesheets the first paint waits for.
 
 Pages are rewritten in place; the rewrite is idempotent (an incremental build
 rewrites what it wrote and leaves the rest as it is).
@@ -225,6 +242,39 @@ def image_size(path: Path) -> tuple[int, int] | None:
         if m:
             return round(float(m.group(1))), round(float(m.group(2)))
     return None
+
+
+_DATA_IMAGE = re.compile(r'(<img\b[^>]*\bsrc=")data:image/(png|jpeg|gif|webp);base64,([^"]+)"')
+
+
+def inline_images_to_files(text: str, page: Path, outdir: Path) -> str:
+    """Each ``data:`` image of the article after the first screenful written to a file of
+    ``_images`` (named by its content), and the page pointing at it."""
+    import base64
+
+    start = text.find('<article class="bd-article"')
+    end = text.find("</article>", start)
+    if start < 0 or end < 0:
+        return text
+
+    def move(match: re.Match) -> str:
+        if match.start() - start <= FIRST_SCREEN_CHARS:
+            return match.group(0)
+        data = base64.b64decode(match.group(3))
+        ext = "jpg" if match.group(2) == "jpeg" else match.group(2)
+        name = f"inline-{hashlib.sha256(data).hexdigest()[:16]}.{ext}"
+        target = outdir / "_images" / name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
+        return f'{match.group(1)}{rel}"'
+
+    body = _DATA_IMAGE.sub(move, text[start:end])
+    # size_images marked them eager while they were inside the page: lazy now
+    body = re.sub(r'(<img\b[^>]*\bsrc="[^"]*_images/inline-[0-9a-f]{16}\.\w+"[^>]*?)'
+                  r'\sloading="eager"', r'\1 loading="lazy"', body)
+    return text[:start] + body + text[end:]
 
 
 def size_images(text: str, page: Path) -> str:
@@ -517,6 +567,37 @@ def tab_stops(text: str) -> str:
     return text[:start] + _SCROLL_BOXES.sub(stop, text[start:end]) + text[end:]
 
 
+#: The theme's colour-mode setter writes the mode and theme attributes of <html> even
+#: when they hold those values already (_templates/layout.html sets them before the
+#: first paint): written only when they change.
+_MODE_WRITES = {
+    "document.documentElement.dataset.mode=e;":
+        "document.documentElement.dataset.mode!==e&&(document.documentElement.dataset.mode=e);",
+    "document.documentElement.dataset.theme=n,":
+        "document.documentElement.dataset.theme!==n&&(document.documentElement.dataset.theme=n),",
+}
+
+
+def patch_theme_mode(outdir: Path) -> None:
+    """The theme's script writes <html>'s colour attributes only when they change.
+
+    Raises:
+        ExtensionError: the theme's script no longer has the writes this patches.
+    """
+    path = outdir / "_static" / THEME_JS
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    for old, new in _MODE_WRITES.items():
+        if new in text:
+            continue
+        if text.count(old) != 1:
+            raise ExtensionError(f"{path}: the theme's colour-mode setter has changed; update "
+                                 "tools/sphinxext/speed.py (patch_theme_mode)")
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
 def patch_theme_js(outdir: Path) -> None:
     """The theme's tab-stop scan, drawn boxes only (see the module's description).
 
@@ -573,10 +654,13 @@ def patch_bootstrap_js(outdir: Path) -> None:
 
 # --- the pass ---------------------------------------------------------------------------
 
-def rewrite(page: Path) -> bool:
-    """Apply the fixes to one written page; True if it changed."""
+def rewrite(page: Path, outdir: Path | None = None) -> bool:
+    """Apply the fixes to one written page of the site in ``outdir``; True if it changed."""
     text = page.read_text(encoding="utf-8")
-    new = tab_stops(size_images(inline_icons(text), page))
+    new = text
+    if outdir is not None:
+        new = inline_images_to_files(new, page, outdir)
+    new = tab_stops(size_images(inline_icons(new), page))
     if new != text:
         page.write_text(new, encoding="utf-8")
         return True
@@ -590,10 +674,11 @@ def _finished(app, exception) -> None:
     subset_icon_font(out)            # reads the stylesheets before they are trimmed
     for page in out.rglob("*.html"):
         if not page.relative_to(out).as_posix().startswith(SKIP):
-            rewrite(page)
+            rewrite(page, out)
     trim_css(out)
     join_stylesheets(out)            # after the trimming: joins the trimmed sheets
     patch_theme_js(out)
+    patch_theme_mode(out)
     patch_bootstrap_js(out)
 
 
