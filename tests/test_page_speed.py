@@ -251,6 +251,7 @@ def test_theme_scripts_patched(site):
 
 
 #: Hover, then keyboard focus, on a header button: its tooltip shows both times.
+VISIBLE_TOOLTIP_BUTTON = '.article-header-buttons [data-bs-toggle="tooltip"]:visible'
 TOOLTIP_SHOWN = "() => !!document.querySelector('.tooltip.show')"
 
 
@@ -266,13 +267,13 @@ def test_header_tooltips_show_on_hover_and_focus(site):
         browser = site_harness.launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "intro.html", wait_until="load")
-        button = page.locator('.article-header-buttons [data-bs-toggle="tooltip"]').first
+        button = page.locator(VISIBLE_TOOLTIP_BUTTON).first
         assert not page.evaluate(TOOLTIP_SHOWN)
         button.hover()
         page.wait_for_function(TOOLTIP_SHOWN, timeout=5000)
         page.mouse.move(5, 895)
         page.wait_for_function(f"() => !({TOOLTIP_SHOWN[6:]})", timeout=5000)
         page.reload(wait_until="load")
-        page.locator('.article-header-buttons [data-bs-toggle="tooltip"]').first.focus()
+        page.locator(VISIBLE_TOOLTIP_BUTTON).first.focus()
         page.wait_for_function(TOOLTIP_SHOWN, timeout=5000)
         browser.close()
