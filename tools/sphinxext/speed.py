@@ -15,8 +15,8 @@
   article get ``loading="lazy"`` (fetched when the reader scrolls near them); the
   first one, which can be the largest paint, loads at once.
 * **Pictures inside the page, far down, moved to files.** An explorable's static figure
-  comes from its notebook output as a PNG inside the HTML (``src="data:..."``, 27-32
-  KB that gzip cannot shrink, on chapters 1, 3, 4 and 5): the phone downloaded it with
+  comes from its notebook output as a PNG inside the HTML (``src="data:..."``, 26-32
+  KB of base64 that gzip cannot shrink, on chapters 1, 3, 4 and 5): the phone downloaded it with
   the page's text, before the first paint, though the figure sits far below the first
   screen. Such an image after the first screenful is written to
   ``_images/inline-<hash>.<ext>`` and the page points at it; it then loads lazily as
@@ -52,7 +52,7 @@
 
 * **One stylesheet per page instead of fifteen.** Each page linked 14 stylesheets
   (the theme's, Sphinx's, each extension's, KaTeX's, the course's), and the theme's
-  ``theme.css`` imported a fifteenth: 16 requests the browser had to finish before
+  ``theme.css`` imported a fifteenth: 15 requests the browser had to finish before
   the first paint, 1-3 KB each but each one a request (on a phone's network a round
   trip, and on HTTP/1.1 one of six connections at a time). After the trimming, the
   page's local stylesheets are joined in their order (``@import`` inlined, each
@@ -63,9 +63,10 @@
   Thebe do not look for them; the tests read them).
 
 * **Tooltips made when first wanted.** Bootstrap's script (the theme's) made a
-  Tooltip object for each of the header's 13 buttons as the page loaded: reading each
-  one's configuration from its attributes and hooking its events took about 20 ms of a
-  desktop's main thread (80 ms of Lighthouse's 4x slower phone), the longest part of
+  Tooltip object for each of the header's buttons (10-13 on a page) as the page
+  loaded: reading each one's configuration from its attributes and hooking its events
+  took 20-33 ms of the main thread in two profiles of chapter 6 (on the loaded 2-core
+  development machine, no CPU slowdown; Lighthouse's phone multiplies it by 4), most of
   the script's run after the first paint. ``_static/scripts/bootstrap.js`` is patched
   to make a button's Tooltip the first time the pointer comes over it or it takes the
   keyboard focus (listening on the document, in the capture phase: the Tooltip hooks
