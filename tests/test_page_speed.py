@@ -11,7 +11,10 @@ without a browser: the scores themselves vary with the machine and are a benchma
 * the parts of a page drawn only when the reader comes near them (content-visibility,
   _static/course.css) are there on the screen, not in print, and never hold an
   explorable (Vega measures its box as it draws): read from the stylesheet, then, in
-  Chromium, from the computed style of every element of every page.
+  Chromium, from the computed style of every element of every page;
+* each page links one stylesheet, the site's sheets joined (every ``url()`` in it
+  names a file of the site), and the theme's scripts carry speed.py's patches: the
+  header's tooltips, made on first use, still show on hover and on keyboard focus.
 """
 
 from __future__ import annotations
