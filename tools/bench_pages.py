@@ -3,6 +3,8 @@
     python -m tools bench                       # every page, mobile and desktop
     python -m tools bench intro.html chapters/05_variants.html --profile mobile
     python -m tools bench --site DIR --runs 2 --json out.json
+    python -m tools bench chapters/06_troubleshooting.html --keep /tmp/lh   # whole reports
+    python -m tools bench --work /tmp/lh/*.json      # where their main thread's time went
 
 Runs Lighthouse 12.2.3 (npm, installed into tools/node_modules by ``npm ci
 --prefix tools``; tools/bootstrap.py does it) with Node.js against the built
