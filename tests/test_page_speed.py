@@ -11,7 +11,10 @@ without a browser: the scores themselves vary with the machine and are a benchma
 * the parts of a page drawn only when the reader comes near them (content-visibility,
   _static/course.css) are there on the screen, not in print, and never hold an
   explorable (Vega measures its box as it draws): read from the stylesheet, then, in
-  Chromium, from the computed style of every element of every page.
+  Chromium, from the computed style of every element of every page;
+* each page links one stylesheet, the site's sheets joined (every ``url()`` in it
+  names a file of the site), and the theme's scripts carry speed.py's patches: the
+  header's tooltips, made on first use, still show on hover and on keyboard focus.
 """
 
 from __future__ import annotations
@@ -207,3 +210,73 @@ def test_no_explorable_waits_to_be_drawn(site):
         f"chapter pages with no part waiting to be drawn: {chapters}")
     assert sum(seen["explorables"] for seen in found.values()) > 0, (
         "no explorable found: the check above checked nothing")
+
+
+def test_each_page_links_one_joined_stylesheet(site):
+    """The page's local stylesheets are joined into one file (speed.join_stylesheets):
+    every page links it and no other local sheet, it holds each sheet it lists, and
+    every relative url() in it names a file of the site."""
+    import json
+
+    index = json.loads((site / speed.JOINED_INDEX).read_text(encoding="utf-8"))
+    assert index, f"{speed.JOINED_INDEX} lists no joined stylesheet"
+    unjoined, used = [], set()
+    for page in _pages(site):
+        head = page.read_text(encoding="utf-8").split("</head>")[0]
+        links = [dict(speed._ATTR.findall(tag)) for tag in speed._LINK.findall(head)]
+        local = [a["href"] for a in links if a.get("rel") == "stylesheet"
+                 and speed._local_sheet(a.get("href", ""), page, site)]
+        joined = [h for h in local if f"{speed.JOINED_DIR}/" in h]
+        if len(local) > 1 or (local and not joined):
+            unjoined.append(f"{page.relative_to(site)}: {local}")
+        used.update(h.split("?")[0].rsplit("/", 1)[-1].removesuffix(".css") for h in joined)
+    assert not unjoined, "pages that link separate stylesheets:\n" + "\n".join(unjoined)
+    assert used <= set(index), f"pages link joined sheets {used - set(index)} the index lacks"
+    folder = site / speed.JOINED_DIR
+    for name in used:
+        text = (folder / f"{name}.css").read_text(encoding="utf-8")
+        for sheet in index[name]:
+            assert f"/* {sheet} */" in text, f"{name}.css lacks {sheet}"
+        assert "@import" not in text, f"{name}.css still imports a stylesheet"
+        missing = sorted({u for _, u in speed._CSS_URL.findall(text)
+                          if not u.startswith(("data:", "http", "#", "/"))
+                          and not (folder / u.split("?")[0].split("#")[0]).is_file()})
+        assert not missing, f"{name}.css points at files the site does not have: {missing}"
+
+
+def test_theme_scripts_patched(site):
+    """Bootstrap makes the header's tooltips when first wanted, and the theme's script
+    writes <html>'s colour attributes only when they change (speed.py)."""
+    bootstrap = (site / "_static" / speed.BOOTSTRAP_JS).read_text(encoding="utf-8")
+    assert speed._TOOLTIPS_LAZY in bootstrap and speed._TOOLTIPS_AT_LOAD not in bootstrap
+    theme = (site / "_static" / speed.THEME_JS).read_text(encoding="utf-8")
+    assert all(new in theme for new in speed._MODE_WRITES.values())
+
+
+#: Hover, then keyboard focus, on a header button: its tooltip shows both times.
+VISIBLE_TOOLTIP_BUTTON = '.article-header-buttons [data-bs-toggle="tooltip"]:visible'
+TOOLTIP_SHOWN = "() => !!document.querySelector('.tooltip.show')"
+
+
+def test_header_tooltips_show_on_hover_and_focus(site):
+    from tools import site as site_harness
+
+    problem = site_harness.chromium_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, site_harness.serve(site) as base:
+        browser = site_harness.launch(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "intro.html", wait_until="load")
+        button = page.locator(VISIBLE_TOOLTIP_BUTTON).first
+        assert not page.evaluate(TOOLTIP_SHOWN)
+        button.hover()
+        page.wait_for_function(TOOLTIP_SHOWN, timeout=5000)
+        page.mouse.move(5, 895)
+        page.wait_for_function(f"() => !({TOOLTIP_SHOWN[6:]})", timeout=5000)
+        page.reload(wait_until="load")
+        page.locator(VISIBLE_TOOLTIP_BUTTON).first.focus()
+        page.wait_for_function(TOOLTIP_SHOWN, timeout=5000)
+        browser.close()

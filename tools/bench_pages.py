@@ -3,6 +3,8 @@
     python -m tools bench                       # every page, mobile and desktop
     python -m tools bench intro.html chapters/05_variants.html --profile mobile
     python -m tools bench --site DIR --runs 2 --json out.json
+    python -m tools bench chapters/06_troubleshooting.html --keep /tmp/lh   # whole reports
+    python -m tools bench --work /tmp/lh/*.json      # where their main thread's time went
 
 Runs Lighthouse 12.2.3 (npm, installed into tools/node_modules by ``npm ci
 --prefix tools``; tools/bootstrap.py does it) with Node.js against the built
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,8 +55,8 @@ def byte_budget(page: str) -> int:
     return 1000 * KB if page.startswith(("chapters/", "exercises/", "solutions/")) else 400 * KB
 
 
-def lighthouse(url: str, profile: str, chromium: str) -> dict:
-    """One Lighthouse run; the numbers of the table."""
+def lighthouse(url: str, profile: str, chromium: str, keep: Path | None = None) -> dict:
+    """One Lighthouse run; the numbers of the table (and its whole report in ``keep``)."""
     if not LIGHTHOUSE.is_file():
         raise SystemExit(f"Lighthouse is not installed ({LIGHTHOUSE}): run `npm ci --prefix tools`")
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,6 +70,9 @@ def lighthouse(url: str, profile: str, chromium: str) -> dict:
         subprocess.run(cmd, check=True, env=dict(os.environ, CHROME_PATH=chromium),
                        stdout=subprocess.DEVNULL, timeout=300)
         report = json.loads(out.read_text(encoding="utf-8"))
+        if keep is not None:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out, keep)
     audits = report["audits"]
     value = lambda key: audits[key].get("numericValue") or 0.0  # noqa: E731
     return {
@@ -80,13 +86,21 @@ def lighthouse(url: str, profile: str, chromium: str) -> dict:
     }
 
 
-def run(site: Path, pages: list[str], profiles: list[str], runs: int = 1, log=print) -> list[dict]:
+def _kept(keep: Path | None, page: str, profile: str, i: int) -> Path | None:
+    if keep is None:
+        return None
+    return keep / f"{page.replace('/', '_').removesuffix('.html')}-{profile}-{i + 1}.json"
+
+
+def run(site: Path, pages: list[str], profiles: list[str], runs: int = 1, log=print,
+        keep: Path | None = None) -> list[dict]:
     chromium = site_harness.chromium_path()
     rows = []
     with site_harness.serve(site, gzip=True) as base:
         for page in pages:
             for profile in profiles:
-                found = [lighthouse(base + page, profile, chromium) for _ in range(runs)]
+                found = [lighthouse(base + page, profile, chromium, _kept(keep, page, profile, i))
+                         for i in range(runs)]
                 found.sort(key=lambda r: r["performance"])
                 row = dict(found[len(found) // 2], page=page, profile=profile)
                 rows.append(row)
@@ -161,11 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["mobile", "desktop", "both"], default="both")
     parser.add_argument("--runs", type=int, default=1, help="runs per page and profile (median kept)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each run's whole Lighthouse report (JSON) in DIR")
+    parser.add_argument("--work", type=Path, nargs="+", metavar="REPORT",
+                        help="only print where the main thread's time went in these "
+                             "kept reports (no run)")
     parser.add_argument("--bytes", action="store_true",
                         help="only the bytes of a first visit per page (Chromium, no Lighthouse)")
     args = parser.parse_args(argv)
     from tools.browser_audit import pages_of
 
+    if args.work:
+        for path in args.work:
+            print(main_thread_work(json.loads(path.read_text(encoding="utf-8")), path.name))
+        return 0
     pages = args.pages or pages_of(args.site) + ["search.html"]
     if args.bytes:
         print("| page | first visit (+ Vega when scrolled to) | budget |\n| --- | --- | --- |")
@@ -177,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     print(f"Lighthouse 12.2.3, {site_harness.chromium_path()}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n{HEADER}", flush=True)
-    rows = run(args.site.resolve(), pages, profiles, args.runs)
+    rows = run(args.site.resolve(), pages, profiles, args.runs, keep=args.keep)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(f"\n{len(rows)} runs in {time.perf_counter() - start:.0f} s, load average "
@@ -185,6 +208,31 @@ def main(argv: list[str] | None = None) -> int:
     for line in over_budget(rows):
         print(f"- {line}")
     return 0
+
+
+def main_thread_work(report: dict, name: str = "") -> str:
+    """Where a Lighthouse run's main-thread time went: its kinds of work, the longest
+    tasks (with the script they are charged to) and the page's element count."""
+    audits = report["audits"]
+    lines = [f"{name}: score {round(100 * (report['categories']['performance']['score'] or 0))}, "
+             f"blocking {audits['total-blocking-time'].get('numericValue', 0):,.0f} ms, "
+             f"largest paint {audits['largest-contentful-paint'].get('numericValue', 0) / 1000:.2f} s, "
+             f"{audits['dom-size'].get('numericValue', 0):,.0f} elements"]
+    work = audits["mainthread-work-breakdown"].get("details", {}).get("items", [])
+    lines.append("  main thread: " + ", ".join(
+        f"{w['groupLabel']} {w['duration']:,.0f} ms" for w in work))
+    for task in audits["long-tasks"].get("details", {}).get("items", [])[:6]:
+        lines.append(f"  long task at {task.get('startTime', 0):,.0f} ms: "
+                     f"{task['duration']:,.0f} ms, {task.get('url', '')}")
+    for item in audits.get("bootup-time", {}).get("details", {}).get("items", [])[:6]:
+        lines.append(f"  script {item['url'].rsplit('/', 1)[-1][:50]}: "
+                     f"evaluation {item.get('scripting', 0):,.0f} ms, "
+                     f"total {item.get('total', 0):,.0f} ms")
+    lcp = audits.get("largest-contentful-paint-element", {}).get("details", {}).get("items", [])
+    if lcp and lcp[0].get("items"):
+        node = lcp[0]["items"][0].get("node", {})
+        lines.append(f"  largest paint: {node.get('snippet', '')[:100]}")
+    return "\n".join(lines)
 
 
 def over_budget(rows: list[dict]) -> list[str]:

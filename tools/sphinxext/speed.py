@@ -14,6 +14,13 @@
   and nothing moves when it arrives. Images after the first screenful of the
   article get ``loading="lazy"`` (fetched when the reader scrolls near them); the
   first one, which can be the largest paint, loads at once.
+* **Pictures inside the page, far down, moved to files.** An explorable's static figure
+  comes from its notebook output as a PNG inside the HTML (``src="data:..."``, 26-32
+  KB of base64 that gzip cannot shrink, on chapters 1, 3, 4 and 5): the phone downloaded it with
+  the page's text, before the first paint, though the figure sits far below the first
+  screen. Such an image after the first screenful is written to
+  ``_images/inline-<hash>.<ext>`` and the page points at it; it then loads lazily as
+  the other images do (its width and height stay on the tag: no shift).
 
 * **The theme's stylesheets cut to the selectors the site uses.** The theme ships
   397 KB of CSS (Bootstrap and its own), about 91% of which no page uses; every page
@@ -43,14 +50,50 @@
   the writes (one layout), then the boxes of any part drawn later
   (``contentvisibilityautostatechange``): a box that does not scroll loses its stop.
 
+* **One stylesheet per page instead of fifteen.** Each page linked 14 stylesheets
+  (the theme's, Sphinx's, each extension's, KaTeX's, the course's), and the theme's
+  ``theme.css`` imported a fifteenth: 15 requests the browser had to finish before
+  the first paint, 1-3 KB each but each one a request (on a phone's network a round
+  trip, and on HTTP/1.1 one of six connections at a time). After the trimming, the
+  page's local stylesheets are joined in their order (``@import`` inlined, each
+  ``url()`` rewritten to point from ``_static/`` where the joined file lives) into
+  ``_static/css/<name>.css``, named by the list it joins (pages that link the same
+  sheets share it, and the browser caches it across pages), with ``?v=`` its
+  content's hash. The separate sheets stay in ``_static`` (the theme's scripts and
+  Thebe do not look for them; the tests read them).
+
+* **Tooltips made when first wanted.** Bootstrap's script (the theme's) made a
+  Tooltip object for each of the header's buttons (10-13 on a page) as the page
+  loaded: reading each one's configuration from its attributes and hooking its events
+  took 20-33 ms of the main thread in two profiles of chapter 6 (on the loaded 2-core
+  development machine, no CPU slowdown; Lighthouse's phone multiplies it by 4), most of
+  the script's run after the first paint. ``_static/scripts/bootstrap.js`` is patched
+  to make a button's Tooltip the first time the pointer comes over it or it takes the
+  keyboard focus (listening on the document, in the capture phase: the Tooltip hooks
+  its events on the button before the same event reaches the button, so it shows for
+  that first hover or focus as it did). Until then the button keeps its ``title``,
+  which gives it its accessible name as the Tooltip's ``aria-label`` does after.
+
+* **The colour theme written once.** The theme's script set ``data-mode`` and
+  ``data-theme`` on ``<html>`` as it ran, after the first paint, even to the values
+  they held; with "auto" it changed the theme from "auto" to "light" or "dark", which
+  made the browser restyle every element of the page (and, in dark mode, drew the page
+  light first). _templates/layout.html now settles the theme in the head, as the
+  script would (the reader's choice, or the system's with "auto"), and the script,
+  patched, writes the attributes only when they change. The template also no longer
+  preloads the theme's two deferred scripts: fetched first at high priority, they
+  shared a phone's slow network with the stylesheets the first paint waits for.
+
 Pages are rewritten in place; the rewrite is idempotent (an incremental build
 rewrites what it wrote and leaves the rest as it is).
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import os
 import re
 import shutil
 import struct
@@ -202,6 +245,39 @@ def image_size(path: Path) -> tuple[int, int] | None:
     return None
 
 
+_DATA_IMAGE = re.compile(r'(<img\b[^>]*\bsrc=")data:image/(png|jpeg|gif|webp);base64,([^"]+)"')
+
+
+def inline_images_to_files(text: str, page: Path, outdir: Path) -> str:
+    """Each ``data:`` image of the article after the first screenful written to a file of
+    ``_images`` (named by its content), and the page pointing at it."""
+    import base64
+
+    start = text.find('<article class="bd-article"')
+    end = text.find("</article>", start)
+    if start < 0 or end < 0:
+        return text
+
+    def move(match: re.Match) -> str:
+        if match.start() - start <= FIRST_SCREEN_CHARS:
+            return match.group(0)
+        data = base64.b64decode(match.group(3))
+        ext = "jpg" if match.group(2) == "jpeg" else match.group(2)
+        name = f"inline-{hashlib.sha256(data).hexdigest()[:16]}.{ext}"
+        target = outdir / "_images" / name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
+        return f'{match.group(1)}{rel}"'
+
+    body = _DATA_IMAGE.sub(move, text[start:end])
+    # size_images marked them eager while they were inside the page: lazy now
+    body = re.sub(r'(<img\b[^>]*\bsrc="[^"]*_images/inline-[0-9a-f]{16}\.\w+"[^>]*?)'
+                  r'\sloading="eager"', r'\1 loading="lazy"', body)
+    return text[:start] + body + text[end:]
+
+
 def size_images(text: str, page: Path) -> str:
     """``width``/``height`` on every image of ``page``; ``loading="lazy"`` after the first screen."""
     start = text.find('<article class="bd-article"')
@@ -308,6 +384,127 @@ def trim_css(outdir: Path) -> list[Path]:
     return sheets
 
 
+# --- one stylesheet per page --------------------------------------------------------
+
+JOINED_DIR = "_static/css"
+#: Which sheets each joined stylesheet holds (site-relative), kept beside them: an
+#: incremental build rewrites the pages Sphinx wrote again and refreshes the rest.
+JOINED_INDEX = "_static/css/joined.json"
+_LINK = re.compile(r"<link\b[^>]*>")
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
+_CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(['"]?)([^'")\s;]+)\1\s*\)?\s*([^;]*);""")
+_CHARSET = re.compile(r"""@charset\s+["'][^"']*["']\s*;""")
+
+
+def _local_sheet(href: str, page: Path, outdir: Path) -> str | None:
+    """Site-relative path of a stylesheet link's file under _static, else None."""
+    href = html.unescape(href)
+    if href.startswith(("http:", "https:", "//", "data:", "/")):
+        return None
+    path = (page.parent / href.split("?")[0].split("#")[0]).resolve()
+    try:
+        rel = path.relative_to(outdir.resolve()).as_posix()
+    except ValueError:
+        return None
+    return rel if rel.startswith("_static/") and path.is_file() else None
+
+
+def _sheet_text(path: Path, into: Path, seen: tuple[Path, ...] = ()) -> str:
+    """A stylesheet's text to sit in a file of folder ``into``: its imports inlined, its
+    relative ``url()``s rewritten from its own folder to ``into``.
+
+    Raises:
+        ExtensionError: an import loops or names a missing file.
+    """
+    if path in seen:
+        raise ExtensionError(f"stylesheets import each other in a loop: {path}")
+    text = _CHARSET.sub("", path.read_text(encoding="utf-8"))
+
+    def moved(match: re.Match) -> str:
+        quote, url = match.group(1), match.group(2).strip()
+        if url.startswith(("data:", "http:", "https:", "//", "/", "#")):
+            return match.group(0)
+        cut = min([i for i in (url.find("?"), url.find("#")) if i >= 0], default=len(url))
+        target = os.path.relpath((path.parent / url[:cut]).resolve(), into.resolve())
+        return f"url({quote}{Path(target).as_posix()}{url[cut:]}{quote})"
+
+    def inline(match: re.Match) -> str:
+        url, media = match.group(2), match.group(3).strip()
+        if url.startswith(("http:", "https:", "//", "/")):
+            raise ExtensionError(f"{path}: cannot join a stylesheet that imports {url}")
+        target = (path.parent / url.split("?")[0]).resolve()
+        if not target.is_file():
+            raise ExtensionError(f"{path} imports {url}, which is not in the site")
+        body = _sheet_text(target, into, seen + (path,))
+        return f"@media {media} {{\n{body}\n}}" if media else body
+
+    return _CSS_URL.sub(moved, _CSS_IMPORT.sub(inline, text))
+
+
+def _joined_name(sheets: list[str]) -> str:
+    return hashlib.sha256("\n".join(sheets).encode()).hexdigest()[:12]
+
+
+def _write_joined(outdir: Path, sheets: list[str]) -> str:
+    """Write the joined stylesheet of ``sheets``; its content hash."""
+    folder = outdir / JOINED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = [f"/* {name} */\n" + _sheet_text(outdir / name, folder) for name in sheets]
+    text = '@charset "UTF-8";\n' + "\n".join(parts) + "\n"
+    (folder / f"{_joined_name(sheets)}.css").write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def join_stylesheets(outdir: Path) -> int:
+    """Each page's local stylesheets joined into one (see the module's description);
+    the number of pages that link a joined stylesheet."""
+    index_path = outdir / JOINED_INDEX
+    joined: dict[str, list[str]] = (json.loads(index_path.read_text(encoding="utf-8"))
+                                    if index_path.is_file() else {})
+    pages: list[tuple[Path, str, list[tuple[int, int]], str]] = []
+    for page in outdir.rglob("*.html"):
+        if page.relative_to(outdir).as_posix().startswith(SKIP):
+            continue
+        text = page.read_text(encoding="utf-8")
+        name, sheets, spans = None, [], []
+        for m in _LINK.finditer(text, 0, max(text.find("</head>"), 0)):
+            attrs = dict(_ATTR.findall(m.group(0)))
+            if attrs.get("rel") != "stylesheet" or attrs.get("media", "all") != "all":
+                continue
+            href = attrs.get("href", "").split("?")[0]
+            if f"{JOINED_DIR}/" in href:                # joined by an earlier build
+                name, spans = href.rsplit("/", 1)[-1].removesuffix(".css"), [m.span()]
+                break
+            rel = _local_sheet(attrs.get("href", ""), page, outdir)
+            if rel is not None:
+                sheets.append(rel)
+                spans.append(m.span())
+        if name is None and len(sheets) >= 2:
+            name = _joined_name(sheets)
+            joined[name] = sheets
+        if name is not None:
+            pages.append((page, name, spans, text))
+    versions = {name: _write_joined(outdir, sheets) for name, sheets in joined.items()}
+    index_path.write_text(json.dumps(joined, indent=1, sort_keys=True), encoding="utf-8")
+    for page, name, spans, text in pages:
+        if name not in versions:
+            raise ExtensionError(f"{page} links the joined stylesheet {name}, which "
+                                 f"{index_path} does not list: build again with --all")
+        up = os.path.relpath(outdir / JOINED_DIR, page.parent).replace(os.sep, "/")
+        link = f'<link rel="stylesheet" href="{up}/{name}.css?v={versions[name]}" />'
+        new = text
+        for a, b in reversed(spans[1:]):            # the others go, with their line
+            line = new.rfind("\n", 0, a) + 1
+            if not new[line:a].strip() and new[b:b + 1] == "\n":
+                a, b = line, b + 1
+            new = new[:a] + new[b:]
+        a, b = spans[0]
+        new = new[:a] + link + new[b:]
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+    return len(pages)
+
+
 # --- scripts ----------------------------------------------------------------------------
 
 #: Scripts that the page's inline scripts use as they are read: not deferred (the theme's
@@ -371,6 +568,37 @@ def tab_stops(text: str) -> str:
     return text[:start] + _SCROLL_BOXES.sub(stop, text[start:end]) + text[end:]
 
 
+#: The theme's colour-mode setter writes the mode and theme attributes of <html> even
+#: when they hold those values already (_templates/layout.html sets them before the
+#: first paint): written only when they change.
+_MODE_WRITES = {
+    "document.documentElement.dataset.mode=e;":
+        "document.documentElement.dataset.mode!==e&&(document.documentElement.dataset.mode=e);",
+    "document.documentElement.dataset.theme=n,":
+        "document.documentElement.dataset.theme!==n&&(document.documentElement.dataset.theme=n),",
+}
+
+
+def patch_theme_mode(outdir: Path) -> None:
+    """The theme's script writes <html>'s colour attributes only when they change.
+
+    Raises:
+        ExtensionError: the theme's script no longer has the writes this patches.
+    """
+    path = outdir / "_static" / THEME_JS
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    for old, new in _MODE_WRITES.items():
+        if new in text:
+            continue
+        if text.count(old) != 1:
+            raise ExtensionError(f"{path}: the theme's colour-mode setter has changed; update "
+                                 "tools/sphinxext/speed.py (patch_theme_mode)")
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
 def patch_theme_js(outdir: Path) -> None:
     """The theme's tab-stop scan, drawn boxes only (see the module's description).
 
@@ -394,12 +622,46 @@ def patch_theme_js(outdir: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+BOOTSTRAP_JS = "scripts/bootstrap.js"
+#: Bootstrap's (5.3, as the theme 0.16 bundles it) Tooltip for every tooltip button at load ...
+_TOOLTIPS_AT_LOAD = ("go(function(){[].slice.call(document.querySelectorAll("
+                     "'[data-bs-toggle=\"tooltip\"]')).map(function(t){return new ps(t,"
+                     "{delay:{show:500,hide:100}})})})")
+#: ... replaced by: a button's Tooltip made when the pointer or the focus first reaches it.
+_TOOLTIPS_LAZY = ("go(function(){const s='[data-bs-toggle=\"tooltip\"]',o=x=>{"
+                  "const t=x.target instanceof Element&&x.target.closest(s);"
+                  "t&&!ps.getInstance(t)&&new ps(t,{delay:{show:500,hide:100}})};"
+                  "document.addEventListener(\"mouseover\",o,!0);"
+                  "document.addEventListener(\"focusin\",o,!0)})")
+
+
+def patch_bootstrap_js(outdir: Path) -> None:
+    """The header's tooltips made when first wanted (see the module's description).
+
+    Raises:
+        ExtensionError: the theme's Bootstrap no longer makes them as this expects.
+    """
+    path = outdir / "_static" / BOOTSTRAP_JS
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    if _TOOLTIPS_LAZY in text:
+        return
+    if text.count(_TOOLTIPS_AT_LOAD) != 1:
+        raise ExtensionError(f"{path}: Bootstrap's tooltip start-up has changed; update "
+                             "tools/sphinxext/speed.py (patch_bootstrap_js)")
+    path.write_text(text.replace(_TOOLTIPS_AT_LOAD, _TOOLTIPS_LAZY), encoding="utf-8")
+
+
 # --- the pass ---------------------------------------------------------------------------
 
-def rewrite(page: Path) -> bool:
-    """Apply the fixes to one written page; True if it changed."""
+def rewrite(page: Path, outdir: Path | None = None) -> bool:
+    """Apply the fixes to one written page of the site in ``outdir``; True if it changed."""
     text = page.read_text(encoding="utf-8")
-    new = tab_stops(size_images(inline_icons(text), page))
+    new = text
+    if outdir is not None:
+        new = inline_images_to_files(new, page, outdir)
+    new = tab_stops(size_images(inline_icons(new), page))
     if new != text:
         page.write_text(new, encoding="utf-8")
         return True
@@ -413,9 +675,12 @@ def _finished(app, exception) -> None:
     subset_icon_font(out)            # reads the stylesheets before they are trimmed
     for page in out.rglob("*.html"):
         if not page.relative_to(out).as_posix().startswith(SKIP):
-            rewrite(page)
+            rewrite(page, out)
     trim_css(out)
+    join_stylesheets(out)            # after the trimming: joins the trimmed sheets
     patch_theme_js(out)
+    patch_theme_mode(out)
+    patch_bootstrap_js(out)
 
 
 def setup(app):
