@@ -220,6 +220,13 @@ def _type_kind(cls: type) -> str | None:
 
 
 @lru_cache(maxsize=None)
+def _class_traits(cls: type) -> tuple[bool, int]:
+    """(a normalisation layer?, dimension of units of its output), once per class."""
+    name = cls.__name__
+    return "Norm" in name, -1 if "Embedding" in name else (1 if issubclass(cls, _CHANNELS_FIRST) else -1)
+
+
+@lru_cache(maxsize=None)
 def flat_below(kind: str, slope: float | None = None) -> float | None:
     """The input below which the activation's slope stays within :data:`FLAT_SLOPE` of 0.
 
@@ -501,6 +508,16 @@ class SiteStats:
             return torch.zeros(0, dtype=torch.bool)
         return (self.max_in <= 0).cpu()
 
+    def counts(self) -> tuple[int, int]:
+        """(dead units, off units), counted together and read at once (as the two masks count them)."""
+        if self.max_in is None:
+            return 0, 0
+        if self.threshold is None:
+            return 0, int((self.max_in <= 0).sum())
+        dead, off = torch.stack([(self.max_in <= self.threshold).sum(),
+                                 (self.max_in <= 0).sum()]).tolist()
+        return int(dead), int(off)
+
     @property
     def dead_fraction(self) -> float | None:
         """Dead units / units, or None when the activation has no off state."""
@@ -612,13 +629,12 @@ class _Recorder:
         # per module, looked up once: (a normalisation?, output from own weights?, layout)
         self.traits: dict[int, tuple[bool, bool, int]] = {}
         for name, m in (model.named_modules() if modules is None else modules):
-            self.names.setdefault(id(m), name)
-            self.by_id[id(m)] = m
-            self.kinds[id(m)] = (module_kind(m, extra) if extra else _type_kind(type(m)))
-            cls = type(m).__name__
-            norm = "Norm" in cls
-            layout = -1 if "Embedding" in cls else (1 if isinstance(m, _CHANNELS_FIRST) else -1)
-            self.traits[id(m)] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
+            mid = id(m)
+            self.names.setdefault(mid, name)
+            self.by_id[mid] = m
+            self.kinds[mid] = (module_kind(m, extra) if extra else _type_kind(type(m)))
+            norm, layout = _class_traits(type(m))
+            self.traits[mid] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
         self.stack: list[tuple[str, nn.Module, Any]] = []
         self.act_depth = 0
         self.calls: dict[Any, int] = {}
@@ -781,11 +797,12 @@ class _Recorder:
             site.shape = tuple(d.shape)
             dims = [i for i in range(d.dim()) if i != ud]
             mx = d.amax(dim=dims)
-            nan = torch.isnan(mx)
-            s, sq, pos, any_nan = torch.stack([
+            s, sq, pos = torch.stack([
                 d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square(),
-                (d > 0).sum(dtype=torch.float64), nan.any().double()]).tolist()
-            if any_nan:                                            # NaN counts as "not on"
+                (d > 0).sum(dtype=torch.float64)]).tolist()
+            # a NaN anywhere makes the float64 sum NaN, so a finite sum means no NaN (one check
+            # instead of a second reduction); a non-finite sum is checked entry by entry
+            if not math.isfinite(s) and bool(torch.isnan(mx).any()):   # NaN counts as "not on"
                 nan = torch.isnan(d).sum(dim=dims) > 0
                 site.nan = nan if site.nan is None else site.nan | nan
                 mx = torch.nan_to_num(d, nan=-math.inf).amax(dim=dims)
@@ -823,7 +840,8 @@ class _Recorder:
             if site.sample is None or site.sample.numel() < self.sample_size:
                 flat = d.flatten()
                 step = max(1, flat.numel() // self.sample_size)
-                part = flat[::step][: self.sample_size].float().cpu()
+                # a copy (not a view), so that it keeps no activation's storage alive
+                part = flat[::step][: self.sample_size].to("cpu", torch.float32, copy=True)
                 site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
         if self.gradients and out.requires_grad:
             def hook(g, site=site):
@@ -853,6 +871,42 @@ class _Recorder:
                 out.append((name, cls, "its class looks like an activation the tool does not know: pass "
                                        f"activations={{{cls}: 'gelu'}} (or the right kind) to include it"))
         return out
+
+
+def _hook(rec: _Recorder, modules: list[nn.Module]) -> list:
+    """Put the recorder's hooks on every module; returns the handles to remove.
+
+    Two process-wide module hooks, which pass on the calls of this model's
+    modules only, cost the same whatever the size of the model (a pair of
+    hooks registered on each module cost about 6 us per module and call).
+    A module with hooks of its own gets the recorder's hooks after its own,
+    as before, so that the recorder sees what those hooks changed (global
+    hooks run before a module's own).
+    """
+    handles = []
+    local: set[int] = set()
+    for m in modules:
+        if m._forward_hooks or m._forward_pre_hooks:
+            local.add(id(m))
+            handles.append(m.register_forward_pre_hook(rec.pre))
+            handles.append(m.register_forward_hook(rec.post))
+    names, pre, post = rec.names, rec.pre, rec.post
+
+    def global_pre(module, args):
+        mid = id(module)
+        if mid in names and mid not in local:
+            pre(module, args)
+
+    def global_post(module, args, output):
+        mid = id(module)
+        if mid in names and mid not in local:
+            post(module, args, output)
+
+    from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+
+    handles.append(register_module_forward_pre_hook(global_pre))
+    handles.append(register_module_forward_hook(global_post))
+    return handles
 
 
 def _first_tensor(x):
@@ -911,12 +965,12 @@ def failure_message(what: str, batch: _Batch, stack, err: Exception, model_dtype
 class _Snapshot:
     """Train/eval flags, requires_grad flags, buffers and .grad fields; restored by :meth:`restore`."""
 
-    def __init__(self, model: nn.Module, modules=None, params=None):
+    def __init__(self, model: nn.Module, modules=None, params=None, buffers=None):
         self.modules = list(model.modules()) if modules is None else modules
         self.modes = [m.training for m in self.modules]
         # every buffer is copied back: batch norm updates its running statistics in place
         # without moving their version counters, so a change cannot be told cheaply
-        self.buffers = [(b, b.detach().clone()) for b in model.buffers()]
+        self.buffers = [(b, b.detach().clone()) for b in (model.buffers() if buffers is None else buffers)]
         self.params = list(model.parameters()) if params is None else params
         self.requires = [p.requires_grad for p in self.params]
         self.grads = [p.grad for p in self.params]
@@ -963,10 +1017,12 @@ class Inspection:
     modules: list = field(default_factory=list, repr=False)     # (name, module) in model order
 
 
-def model_dtype_device(model: nn.Module):
-    """The first floating parameter's (or buffer's) dtype and the model's device."""
+def model_dtype_device(model: nn.Module, tensors: list | None = None):
+    """The first floating parameter's (or buffer's) dtype and the model's device.
+
+    ``tensors``: the model's parameters then buffers, when the caller has them already."""
     dtype = device = None
-    for t in list(model.parameters()) + list(model.buffers()):
+    for t in (list(model.parameters()) + list(model.buffers()) if tensors is None else tensors):
         if device is None:
             device = t.device
         if dtype is None and t.is_floating_point():
@@ -1033,11 +1089,13 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                               "code, the report turns gradients on for its own pass).")
     for kind in KINDS:                     # computed once, before any hook or mode is in place
         flat_below(kind)
-    dtype, device = model_dtype_device(model)
     named = list(model.named_modules())                 # one walk over the model, shared
     modules = [m for _, m in named]
     named_params = list(model.named_parameters())
-    snap = _Snapshot(model, modules, [p for _, p in named_params])
+    params = [p for _, p in named_params]
+    buffers = list(model.buffers())
+    dtype, device = model_dtype_device(model, params + buffers)
+    snap = _Snapshot(model, modules, params, buffers)
     rec = _Recorder(model, extra=activations, unit_dim=unit_dim, tolerance=tolerance,
                     sample_size=sample_size, gradients=backward, modules=named)
     handles = []
@@ -1055,9 +1113,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     devices = [device] if device is not None and device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices):
-            for m in modules:
-                handles.append(m.register_forward_pre_hook(rec.pre))
-                handles.append(m.register_forward_hook(rec.post))
+            handles = _hook(rec, modules)
             if any(m.training != train_mode for m in modules):
                 model.train(train_mode)
             mode = _Mode(rec)
@@ -1069,9 +1125,11 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                 rec.new_batch(batch.size)
                 first = _first_tensor((batch.args, batch.kwargs))
                 if first is not None and first.is_floating_point():
-                    if not bool(torch.isfinite(first).all()):
-                        raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
                     s, q, n = _feature_moments(first)
+                    # NaN or inf in X makes the sum of squares non-finite; only then is X looked at
+                    # entry by entry (a finite X whose squares overflow float64 passes, as before)
+                    if not math.isfinite(float(q.sum())) and not bool(torch.isfinite(first).all()):
+                        raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
                     if in_n >= 0 and (in_sum is None or in_sum.shape == s.shape):
                         in_sum = s if in_sum is None else in_sum + s
                         in_sq = q if in_sq is None else in_sq + q
@@ -1098,7 +1156,8 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                         t_sum += float(yd.sum())
                         t_sq += float((yd * yd).sum())
                         t_n += yd.numel()
-                    if not torch.isfinite(loss).all():
+                    loss_value = float(loss.detach())
+                    if not math.isfinite(loss_value):
                         rec.check_finite, rec.recording = True, False
                         rec.new_batch(batch.size)
                         with torch.no_grad():
@@ -1106,7 +1165,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                         where = ("the loss function itself" if rec.first_bad is None else
                                  f"layer '{rec.first_bad[0]}' ({rec.first_bad[1]})")
                         raise DiagnosticError(
-                            f"the loss is {float(loss.detach())}: not finite. The first non-finite value came "
+                            f"the loss is {loss_value}: not finite. The first non-finite value came "
                             f"from {where}. Look for weights that are too large, a learning rate that made "
                             "training diverge, or a log/division of zero.")
                     if not loss.requires_grad:
@@ -1120,7 +1179,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                             "call .detach(), .item() or torch.no_grad() inside forward().")
                     g = torch.autograd.grad(loss, [p for _, p in trainable], allow_unused=True)
                 w = batch.size
-                loss_total += float(loss.detach()) * w
+                loss_total += loss_value * w
                 # the size-weighted sum of the batches' gradients; the first batch is weighted only
                 # once a second one comes (one batch: its gradient as it is, no copy, no scaling)
                 if grads_acc is None:
@@ -1215,7 +1274,7 @@ def _loss(output, batch: _Batch, loss_fn, tool):
                 "y is floating point, a regression target, and the default loss is cross-entropy for "
                 "class labels: pass loss_fn=nn.MSELoss() for a regression model (or "
                 "loss_fn=nn.CrossEntropyLoss() if y really holds class probabilities).")
-        loss_fn = nn.CrossEntropyLoss()
+        loss_fn = F.cross_entropy                 # what nn.CrossEntropyLoss() calls, without a module
     try:
         loss = loss_fn(logits) if yb is None else loss_fn(logits, yb)
     except (RuntimeError, ValueError, TypeError, IndexError) as err:
