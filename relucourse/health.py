@@ -466,7 +466,7 @@ def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]
     rows = []
     seen: set[int] = set()
     named = info.modules or list(model.named_modules())
-    names_of = {id(p): n for n, p in model.named_parameters()}
+    names_of = {id(p): n for n, p in (info.parameters or model.named_parameters())}
     for name, m in named:
         own = [(pn, p) for pn, p in m._parameters.items() if p is not None and id(p) not in seen]
         if not own:
@@ -477,8 +477,10 @@ def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]
         frozen = not any(p.requires_grad for _, p in chosen)
         grads = [] if frozen else [info.grads.get(names_of.get(id(p), "")) for _, p in chosen]
         rows.append((name, m, chosen, frozen, [g for g in grads if g is not None]))
-    weights = _norms([p for _, _, chosen, _, _ in rows for _, p in chosen])
-    grad_norms = _norms([g for *_, gs in rows for g in gs])
+    # the weights' and the gradients' norms in one call (one read)
+    chosen_all = [p for _, _, chosen, _, _ in rows for _, p in chosen]
+    both = _norms(chosen_all + [g for *_, gs in rows for g in gs])
+    weights, grad_norms = both[:len(chosen_all)], both[len(chosen_all):]
     out = []
     wi = gi = 0
     for name, m, chosen, frozen, grads in rows:

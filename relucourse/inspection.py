@@ -579,6 +579,11 @@ def _std(s, sq, n) -> float:
     return math.sqrt(max(var, 0.0))
 
 
+_VIEW, _NORM, _ACTIVATION = "view", "norm", "activation"
+#: What the function mode does with a call: the functions it does not know are passed on at once.
+_ACTIONS: dict[Any, str] = {**{f: _VIEW for f in _VIEW_OPS}, **{f: _NORM for f in _NORM_FUNCS},
+                            **{f: _ACTIVATION for f in FUNCTION_KINDS}}
+
 _NoMode = torch._C.DisableTorchFunction          # the recorder's own arithmetic bypasses the mode
 
 
@@ -588,16 +593,19 @@ class _Mode(TorchFunctionMode):
         self.rec = rec
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        action = _ACTIONS.get(func)                  # every other call: this one lookup
+        if action is None:
+            return func(*args, **kwargs) if kwargs else func(*args)
         kwargs = kwargs or {}
         rec = self.rec
-        spec = FUNCTION_KINDS.get(func)
-        if spec is None or rec.act_depth or not rec.recording:
+        if action is not _ACTIVATION or rec.act_depth or not rec.recording:
             out = func(*args, **kwargs)
-            if func in _VIEW_OPS and args:
+            if action is _VIEW and args:
                 rec.propagate(args[0], out)
-            elif func in _NORM_FUNCS and args:
+            elif action is _NORM and args:
                 rec.normalised_input(args[0])
             return out
+        spec = FUNCTION_KINDS[func]
         x = args[0] if args else kwargs.get("input")
         if not torch.is_tensor(x):
             return func(*args, **kwargs)
@@ -798,9 +806,10 @@ class _Recorder:
             site.shape = tuple(d.shape)
             dims = [i for i in range(d.dim()) if i != ud]
             mx = d.amax(dim=dims)
-            s, sq, pos = torch.stack([
-                d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square(),
+            s, norm, pos = torch.stack([
+                d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64),
                 (d > 0).sum(dtype=torch.float64)]).tolist()
+            sq = norm * norm                        # float64 either way: the bits of torch's square()
             # a NaN anywhere makes the float64 sum NaN, so a finite sum means no NaN (one check
             # instead of a second reduction); a non-finite sum is checked entry by entry
             if not math.isfinite(s) and bool(torch.isnan(mx).any()):   # NaN counts as "not on"
@@ -819,7 +828,7 @@ class _Recorder:
             d = out.detach()
             if not d.is_floating_point():
                 d = d.float()
-            parts = [d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square()]
+            parts = [d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64)]
             if site.bounds is not None:
                 lo, hi = site.bounds
                 if site.exact_bounds:
@@ -834,7 +843,7 @@ class _Recorder:
                 parts.append(near.sum(dtype=torch.float64))
             values = torch.stack(parts).tolist()
             site.post_sum += values[0]
-            site.post_sq += values[1]
+            site.post_sq += values[1] * values[1]
             if site.bounds is not None:
                 site.saturated += values[2]
             site.post_entries += d.numel()
@@ -846,7 +855,8 @@ class _Recorder:
                 site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
         if self.gradients and out.requires_grad:
             def hook(g, site=site):
-                site.grad_sq += float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64).square())
+                norm = float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64))
+                site.grad_sq += norm * norm
                 site.grad_entries += g.numel()
             out.register_hook(hook)
 
@@ -1016,6 +1026,7 @@ class Inspection:
     target_std: float = math.nan
     float_targets: bool = False
     modules: list = field(default_factory=list, repr=False)     # (name, module) in model order
+    parameters: list = field(default_factory=list, repr=False)  # (name, parameter) in model order
 
 
 def model_dtype_device(model: nn.Module, tensors: list | None = None):
@@ -1221,6 +1232,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                       gates=[n for n, m in named if "SqueezeExcit" in type(m).__name__],
                       untrained_norms=[] if train_mode else _untrained_norms(model))
     info.modules = named
+    info.parameters = named_params
     if in_n > 0:
         # per feature, in numpy: the same float64 arithmetic (elementwise, so the same bits) at a
         # microsecond an operation instead of torch's ten on a tensor of a few features
