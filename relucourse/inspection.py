@@ -256,6 +256,13 @@ def flat_below(kind: str, slope: float | None = None) -> float | None:
     return math.floor(float(x.detach()[max(first - 1, 0)]) * 100) / 100
 
 
+def _flat_below(kind: str, slope: float | None = None) -> float | None:
+    """:func:`flat_below` from inside a recorded pass: computed when a kind is first met (once per
+    process; a ReLU network computes none), with the function mode off and autograd usable."""
+    with torch._C.DisableTorchFunction(), torch.inference_mode(False):
+        return flat_below(kind, slope)
+
+
 def _slope_below_zero(kind: str, module: nn.Module | None, kwargs: Mapping | None = None) -> float | None:
     """The constant slope below 0 of LeakyReLU / PReLU / RReLU, else None."""
     if kind == "leaky_relu":
@@ -767,8 +774,8 @@ class _Recorder:
 
     def _new_site(self, key, name, kind, label, origin, slope, unit_dim, module):
         spec = KINDS[kind]
-        threshold = flat_below(kind, slope) if kind in ("leaky_relu", "prelu") else (
-            flat_below(kind) if spec.off_state else None)
+        threshold = _flat_below(kind, slope) if kind in ("leaky_relu", "prelu") else (
+            _flat_below(kind) if spec.off_state else None)
         if kind == "leaky_relu" and slope is None:
             threshold = 0.0
         bounds = spec.bounds
@@ -1100,8 +1107,6 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
         raise DiagnosticError(f"{tool} was called inside torch.inference_mode(), where no gradient can be "
                               "computed; call it outside that block (torch.no_grad() is fine around other "
                               "code, the report turns gradients on for its own pass).")
-    for kind in KINDS:                     # computed once, before any hook or mode is in place
-        flat_below(kind)
     named = list(model.named_modules())                 # one walk over the model, shared
     modules = [m for _, m in named]
     named_params = list(model.named_parameters())
