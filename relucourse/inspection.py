@@ -813,9 +813,12 @@ class _Recorder:
             site.shape = tuple(d.shape)
             dims = [i for i in range(d.dim()) if i != ud]
             mx = d.amax(dim=dims)
-            s, norm, pos = torch.stack([
-                d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64),
-                (d > 0).sum(dtype=torch.float64)]).tolist()
+            # one float64 copy for the sum and the norm (sum(dtype=) and vector_norm(dtype=) each
+            # made one: the same values, half the copying); the count needs none
+            count = torch.count_nonzero(d > 0).double()
+            dd = d.double()
+            s, norm, pos = torch.stack([dd.sum(), torch.linalg.vector_norm(dd), count]).tolist()
+            del dd
             sq = norm * norm                        # float64 either way: the bits of torch's square()
             # a NaN anywhere makes the float64 sum NaN, so a finite sum means no NaN (one check
             # instead of a second reduction); a non-finite sum is checked entry by entry
@@ -835,7 +838,9 @@ class _Recorder:
             d = out.detach()
             if not d.is_floating_point():
                 d = d.float()
-            parts = [d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64)]
+            dd = d.double()                        # one float64 copy, as in before()
+            parts = [dd.sum(), torch.linalg.vector_norm(dd)]
+            del dd
             if site.bounds is not None:
                 lo, hi = site.bounds
                 if site.exact_bounds:
@@ -847,7 +852,7 @@ class _Recorder:
                     near = (d >= hi - span) if hi is not None else None
                     if lo is not None:
                         near = (d <= lo + span) if near is None else near | (d <= lo + span)
-                parts.append(near.sum(dtype=torch.float64))
+                parts.append(torch.count_nonzero(near).double())
             values = torch.stack(parts).tolist()
             site.post_sum += values[0]
             site.post_sq += values[1] * values[1]
