@@ -22,7 +22,9 @@ GPT-2-small-sized config (124M parameters, batch 8 x 128 tokens), prints
   a second call, after the first, with freed heap memory handed back to the
   system (``malloc_trim``) and the peak reset (``/proc/self/clear_refs``),
   as the time is measured after a warm-up: the memory the call's own data
-  takes. The warm column needs Linux and glibc; elsewhere it shows "-". Not a timed test: the numbers depend on the machine and its
+  takes. The warm column needs Linux and glibc; elsewhere it shows "-".
+
+Not a timed test: the numbers depend on the machine and its
 load; the load average is printed with them.
 """
 
