@@ -47,6 +47,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -415,13 +416,14 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
     pooled_mean = pooled_std = feat_mean = math.nan
     feat_std = (math.nan, math.nan)
     if info.input_mean is not None:
-        m, sd = info.input_mean, info.input_std
-        # pooled over every input value, from the per-feature moments
-        pooled_mean = float(m.mean())
-        pooled_std = float(((sd ** 2 + (m - pooled_mean) ** 2).mean()).sqrt())
-        feat_mean = float(m[m.abs().argmax()])
+        # pooled over every input value, from the per-feature moments; the elementwise float64
+        # arithmetic in numpy (the same bits as torch's, faster on a few features), the means in torch
+        m, sd = info.input_mean.numpy(), info.input_std.numpy()
+        pooled_mean = float(info.input_mean.mean())
+        pooled_std = math.sqrt(float(torch.from_numpy(sd * sd + (m - pooled_mean) ** 2).mean()))
+        feat_mean = float(m[np.abs(m).argmax()])
         varying = sd[sd > 1e-8]
-        if varying.numel():
+        if varying.size:
             feat_std = (float(varying.min()), float(varying.max()))
     findings, notes, pair = _findings(
         activations_, parameters, info, feat_mean, feat_std, pooled_std, dead_threshold=dead_threshold,
@@ -436,11 +438,13 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
 
 def _activation_stats(s) -> ActivationStats:
     units = s.units
+    dead, off = s.counts()              # what s.dead_fraction and s.off_mask() count, in one read
     return ActivationStats(
         name=s.name, kind=s.label, units=units, pre_mean=s.pre_mean, pre_std=s.pre_std, mean=s.mean,
-        std=s.std, dead=s.dead_fraction, saturated=s.saturated_fraction, grad_rms=s.grad_rms,
+        std=s.std, dead=None if s.threshold is None or not units else float(dead) / units,
+        saturated=s.saturated_fraction, grad_rms=s.grad_rms,
         sample=s.sample if s.sample is not None else torch.zeros(0), inputs=s.inputs,
-        off=float(s.off_mask().sum()) / units if units else 0.0, activation=s.kind, slope=s.slope)
+        off=float(off) / units if units else 0.0, activation=s.kind, slope=s.slope)
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
@@ -462,7 +466,7 @@ def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]
     rows = []
     seen: set[int] = set()
     named = info.modules or list(model.named_modules())
-    names_of = {id(p): n for n, p in model.named_parameters()}
+    names_of = {id(p): n for n, p in (info.parameters or model.named_parameters())}
     for name, m in named:
         own = [(pn, p) for pn, p in m._parameters.items() if p is not None and id(p) not in seen]
         if not own:
@@ -473,8 +477,10 @@ def _parameter_stats(model: nn.Module, info: Inspection) -> list[ParameterStats]
         frozen = not any(p.requires_grad for _, p in chosen)
         grads = [] if frozen else [info.grads.get(names_of.get(id(p), "")) for _, p in chosen]
         rows.append((name, m, chosen, frozen, [g for g in grads if g is not None]))
-    weights = _norms([p for _, _, chosen, _, _ in rows for _, p in chosen])
-    grad_norms = _norms([g for *_, gs in rows for g in gs])
+    # the weights' and the gradients' norms in one call (one read)
+    chosen_all = [p for _, _, chosen, _, _ in rows for _, p in chosen]
+    both = _norms(chosen_all + [g for *_, gs in rows for g in gs])
+    weights, grad_norms = both[:len(chosen_all)], both[len(chosen_all):]
     out = []
     wi = gi = 0
     for name, m, chosen, frozen, grads in rows:

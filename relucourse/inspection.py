@@ -87,6 +87,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -220,6 +221,13 @@ def _type_kind(cls: type) -> str | None:
 
 
 @lru_cache(maxsize=None)
+def _class_traits(cls: type) -> tuple[bool, int]:
+    """(a normalisation layer?, dimension of units of its output), once per class."""
+    name = cls.__name__
+    return "Norm" in name, -1 if "Embedding" in name else (1 if issubclass(cls, _CHANNELS_FIRST) else -1)
+
+
+@lru_cache(maxsize=None)
 def flat_below(kind: str, slope: float | None = None) -> float | None:
     """The input below which the activation's slope stays within :data:`FLAT_SLOPE` of 0.
 
@@ -246,6 +254,13 @@ def flat_below(kind: str, slope: float | None = None) -> float | None:
         return 0.0
     first = int(steep[0])
     return math.floor(float(x.detach()[max(first - 1, 0)]) * 100) / 100
+
+
+def _flat_below(kind: str, slope: float | None = None) -> float | None:
+    """:func:`flat_below` from inside a recorded pass: computed when a kind is first met (once per
+    process; a ReLU network computes none), with the function mode off and autograd usable."""
+    with torch._C.DisableTorchFunction(), torch.inference_mode(False):
+        return flat_below(kind, slope)
 
 
 def _slope_below_zero(kind: str, module: nn.Module | None, kwargs: Mapping | None = None) -> float | None:
@@ -501,6 +516,16 @@ class SiteStats:
             return torch.zeros(0, dtype=torch.bool)
         return (self.max_in <= 0).cpu()
 
+    def counts(self) -> tuple[int, int]:
+        """(dead units, off units), counted together and read at once (as the two masks count them)."""
+        if self.max_in is None:
+            return 0, 0
+        if self.threshold is None:
+            return 0, int((self.max_in <= 0).sum())
+        dead, off = torch.stack([(self.max_in <= self.threshold).sum(),
+                                 (self.max_in <= 0).sum()]).tolist()
+        return int(dead), int(off)
+
     @property
     def dead_fraction(self) -> float | None:
         """Dead units / units, or None when the activation has no off state."""
@@ -561,6 +586,11 @@ def _std(s, sq, n) -> float:
     return math.sqrt(max(var, 0.0))
 
 
+_VIEW, _NORM, _ACTIVATION = "view", "norm", "activation"
+#: What the function mode does with a call: the functions it does not know are passed on at once.
+_ACTIONS: dict[Any, str] = {**{f: _VIEW for f in _VIEW_OPS}, **{f: _NORM for f in _NORM_FUNCS},
+                            **{f: _ACTIVATION for f in FUNCTION_KINDS}}
+
 _NoMode = torch._C.DisableTorchFunction          # the recorder's own arithmetic bypasses the mode
 
 
@@ -570,16 +600,19 @@ class _Mode(TorchFunctionMode):
         self.rec = rec
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        action = _ACTIONS.get(func)                  # every other call: this one lookup
+        if action is None:
+            return func(*args, **kwargs) if kwargs else func(*args)
         kwargs = kwargs or {}
         rec = self.rec
-        spec = FUNCTION_KINDS.get(func)
-        if spec is None or rec.act_depth or not rec.recording:
+        if action is not _ACTIVATION or rec.act_depth or not rec.recording:
             out = func(*args, **kwargs)
-            if func in _VIEW_OPS and args:
+            if action is _VIEW and args:
                 rec.propagate(args[0], out)
-            elif func in _NORM_FUNCS and args:
+            elif action is _NORM and args:
                 rec.normalised_input(args[0])
             return out
+        spec = FUNCTION_KINDS[func]
         x = args[0] if args else kwargs.get("input")
         if not torch.is_tensor(x):
             return func(*args, **kwargs)
@@ -612,13 +645,12 @@ class _Recorder:
         # per module, looked up once: (a normalisation?, output from own weights?, layout)
         self.traits: dict[int, tuple[bool, bool, int]] = {}
         for name, m in (model.named_modules() if modules is None else modules):
-            self.names.setdefault(id(m), name)
-            self.by_id[id(m)] = m
-            self.kinds[id(m)] = (module_kind(m, extra) if extra else _type_kind(type(m)))
-            cls = type(m).__name__
-            norm = "Norm" in cls
-            layout = -1 if "Embedding" in cls else (1 if isinstance(m, _CHANNELS_FIRST) else -1)
-            self.traits[id(m)] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
+            mid = id(m)
+            self.names.setdefault(mid, name)
+            self.by_id[mid] = m
+            self.kinds[mid] = (module_kind(m, extra) if extra else _type_kind(type(m)))
+            norm, layout = _class_traits(type(m))
+            self.traits[mid] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
         self.stack: list[tuple[str, nn.Module, Any]] = []
         self.act_depth = 0
         self.calls: dict[Any, int] = {}
@@ -742,8 +774,8 @@ class _Recorder:
 
     def _new_site(self, key, name, kind, label, origin, slope, unit_dim, module):
         spec = KINDS[kind]
-        threshold = flat_below(kind, slope) if kind in ("leaky_relu", "prelu") else (
-            flat_below(kind) if spec.off_state else None)
+        threshold = _flat_below(kind, slope) if kind in ("leaky_relu", "prelu") else (
+            _flat_below(kind) if spec.off_state else None)
         if kind == "leaky_relu" and slope is None:
             threshold = 0.0
         bounds = spec.bounds
@@ -781,11 +813,16 @@ class _Recorder:
             site.shape = tuple(d.shape)
             dims = [i for i in range(d.dim()) if i != ud]
             mx = d.amax(dim=dims)
-            nan = torch.isnan(mx)
-            s, sq, pos, any_nan = torch.stack([
-                d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square(),
-                (d > 0).sum(dtype=torch.float64), nan.any().double()]).tolist()
-            if any_nan:                                            # NaN counts as "not on"
+            # one float64 copy for the sum and the norm (sum(dtype=) and vector_norm(dtype=) each
+            # made one: the same values, half the copying); the count needs none
+            count = torch.count_nonzero(d > 0).double()
+            dd = d.double()
+            s, norm, pos = torch.stack([dd.sum(), torch.linalg.vector_norm(dd), count]).tolist()
+            del dd
+            sq = norm * norm                        # float64 either way: the bits of torch's square()
+            # a NaN anywhere makes the float64 sum NaN, so a finite sum means no NaN (one check
+            # instead of a second reduction); a non-finite sum is checked entry by entry
+            if not math.isfinite(s) and bool(torch.isnan(mx).any()):   # NaN counts as "not on"
                 nan = torch.isnan(d).sum(dim=dims) > 0
                 site.nan = nan if site.nan is None else site.nan | nan
                 mx = torch.nan_to_num(d, nan=-math.inf).amax(dim=dims)
@@ -801,7 +838,9 @@ class _Recorder:
             d = out.detach()
             if not d.is_floating_point():
                 d = d.float()
-            parts = [d.sum(dtype=torch.float64), torch.linalg.vector_norm(d, dtype=torch.float64).square()]
+            dd = d.double()                        # one float64 copy, as in before()
+            parts = [dd.sum(), torch.linalg.vector_norm(dd)]
+            del dd
             if site.bounds is not None:
                 lo, hi = site.bounds
                 if site.exact_bounds:
@@ -813,21 +852,23 @@ class _Recorder:
                     near = (d >= hi - span) if hi is not None else None
                     if lo is not None:
                         near = (d <= lo + span) if near is None else near | (d <= lo + span)
-                parts.append(near.sum(dtype=torch.float64))
+                parts.append(torch.count_nonzero(near).double())
             values = torch.stack(parts).tolist()
             site.post_sum += values[0]
-            site.post_sq += values[1]
+            site.post_sq += values[1] * values[1]
             if site.bounds is not None:
                 site.saturated += values[2]
             site.post_entries += d.numel()
             if site.sample is None or site.sample.numel() < self.sample_size:
                 flat = d.flatten()
                 step = max(1, flat.numel() // self.sample_size)
-                part = flat[::step][: self.sample_size].float().cpu()
+                # a copy (not a view), so that it keeps no activation's storage alive
+                part = flat[::step][: self.sample_size].to("cpu", torch.float32, copy=True)
                 site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
         if self.gradients and out.requires_grad:
             def hook(g, site=site):
-                site.grad_sq += float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64).square())
+                norm = float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64))
+                site.grad_sq += norm * norm
                 site.grad_entries += g.numel()
             out.register_hook(hook)
 
@@ -853,6 +894,42 @@ class _Recorder:
                 out.append((name, cls, "its class looks like an activation the tool does not know: pass "
                                        f"activations={{{cls}: 'gelu'}} (or the right kind) to include it"))
         return out
+
+
+def _hook(rec: _Recorder, modules: list[nn.Module]) -> list:
+    """Put the recorder's hooks on every module; returns the handles to remove.
+
+    Two process-wide module hooks, which pass on the calls of this model's
+    modules only, cost the same whatever the size of the model (a pair of
+    hooks registered on each module cost about 6 us per module and call).
+    A module with hooks of its own gets the recorder's hooks after its own,
+    as before, so that the recorder sees what those hooks changed (global
+    hooks run before a module's own).
+    """
+    handles = []
+    local: set[int] = set()
+    for m in modules:
+        if m._forward_hooks or m._forward_pre_hooks:
+            local.add(id(m))
+            handles.append(m.register_forward_pre_hook(rec.pre))
+            handles.append(m.register_forward_hook(rec.post))
+    names, pre, post = rec.names, rec.pre, rec.post
+
+    def global_pre(module, args):
+        mid = id(module)
+        if mid in names and mid not in local:
+            pre(module, args)
+
+    def global_post(module, args, output):
+        mid = id(module)
+        if mid in names and mid not in local:
+            post(module, args, output)
+
+    from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+
+    handles.append(register_module_forward_pre_hook(global_pre))
+    handles.append(register_module_forward_hook(global_post))
+    return handles
 
 
 def _first_tensor(x):
@@ -911,12 +988,12 @@ def failure_message(what: str, batch: _Batch, stack, err: Exception, model_dtype
 class _Snapshot:
     """Train/eval flags, requires_grad flags, buffers and .grad fields; restored by :meth:`restore`."""
 
-    def __init__(self, model: nn.Module, modules=None, params=None):
+    def __init__(self, model: nn.Module, modules=None, params=None, buffers=None):
         self.modules = list(model.modules()) if modules is None else modules
         self.modes = [m.training for m in self.modules]
         # every buffer is copied back: batch norm updates its running statistics in place
         # without moving their version counters, so a change cannot be told cheaply
-        self.buffers = [(b, b.detach().clone()) for b in model.buffers()]
+        self.buffers = [(b, b.detach().clone()) for b in (model.buffers() if buffers is None else buffers)]
         self.params = list(model.parameters()) if params is None else params
         self.requires = [p.requires_grad for p in self.params]
         self.grads = [p.grad for p in self.params]
@@ -961,16 +1038,20 @@ class Inspection:
     target_std: float = math.nan
     float_targets: bool = False
     modules: list = field(default_factory=list, repr=False)     # (name, module) in model order
+    parameters: list = field(default_factory=list, repr=False)  # (name, parameter) in model order
 
 
-def model_dtype_device(model: nn.Module):
-    """The first floating parameter's (or buffer's) dtype and the model's device."""
+def model_dtype_device(model: nn.Module, tensors: list | None = None):
+    """The first floating parameter's (or buffer's) dtype and the model's device.
+
+    ``tensors``: the model's parameters then buffers, when the caller has them already."""
     dtype = device = None
-    for t in list(model.parameters()) + list(model.buffers()):
+    for t in (list(model.parameters()) + list(model.buffers()) if tensors is None else tensors):
         if device is None:
             device = t.device
         if dtype is None and t.is_floating_point():
             dtype = t.dtype
+            break                              # the device is the first tensor's, found already
     return dtype, device
 
 
@@ -1031,13 +1112,13 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
         raise DiagnosticError(f"{tool} was called inside torch.inference_mode(), where no gradient can be "
                               "computed; call it outside that block (torch.no_grad() is fine around other "
                               "code, the report turns gradients on for its own pass).")
-    for kind in KINDS:                     # computed once, before any hook or mode is in place
-        flat_below(kind)
-    dtype, device = model_dtype_device(model)
     named = list(model.named_modules())                 # one walk over the model, shared
     modules = [m for _, m in named]
     named_params = list(model.named_parameters())
-    snap = _Snapshot(model, modules, [p for _, p in named_params])
+    params = [p for _, p in named_params]
+    buffers = list(model.buffers())
+    dtype, device = model_dtype_device(model, params + buffers)
+    snap = _Snapshot(model, modules, params, buffers)
     rec = _Recorder(model, extra=activations, unit_dim=unit_dim, tolerance=tolerance,
                     sample_size=sample_size, gradients=backward, modules=named)
     handles = []
@@ -1055,9 +1136,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     devices = [device] if device is not None and device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices):
-            for m in modules:
-                handles.append(m.register_forward_pre_hook(rec.pre))
-                handles.append(m.register_forward_hook(rec.post))
+            handles = _hook(rec, modules)
             if any(m.training != train_mode for m in modules):
                 model.train(train_mode)
             mode = _Mode(rec)
@@ -1069,9 +1148,11 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                 rec.new_batch(batch.size)
                 first = _first_tensor((batch.args, batch.kwargs))
                 if first is not None and first.is_floating_point():
-                    if not bool(torch.isfinite(first).all()):
-                        raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
                     s, q, n = _feature_moments(first)
+                    # NaN or inf in X makes the sum of squares non-finite; only then is X looked at
+                    # entry by entry (a finite X whose squares overflow float64 passes, as before)
+                    if not math.isfinite(float(q.sum())) and not bool(torch.isfinite(first).all()):
+                        raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
                     if in_n >= 0 and (in_sum is None or in_sum.shape == s.shape):
                         in_sum = s if in_sum is None else in_sum + s
                         in_sq = q if in_sq is None else in_sq + q
@@ -1098,7 +1179,8 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                         t_sum += float(yd.sum())
                         t_sq += float((yd * yd).sum())
                         t_n += yd.numel()
-                    if not torch.isfinite(loss).all():
+                    loss_value = float(loss.detach())
+                    if not math.isfinite(loss_value):
                         rec.check_finite, rec.recording = True, False
                         rec.new_batch(batch.size)
                         with torch.no_grad():
@@ -1106,7 +1188,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                         where = ("the loss function itself" if rec.first_bad is None else
                                  f"layer '{rec.first_bad[0]}' ({rec.first_bad[1]})")
                         raise DiagnosticError(
-                            f"the loss is {float(loss.detach())}: not finite. The first non-finite value came "
+                            f"the loss is {loss_value}: not finite. The first non-finite value came "
                             f"from {where}. Look for weights that are too large, a learning rate that made "
                             "training diverge, or a log/division of zero.")
                     if not loss.requires_grad:
@@ -1120,7 +1202,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                             "call .detach(), .item() or torch.no_grad() inside forward().")
                     g = torch.autograd.grad(loss, [p for _, p in trainable], allow_unused=True)
                 w = batch.size
-                loss_total += float(loss.detach()) * w
+                loss_total += loss_value * w
                 # the size-weighted sum of the batches' gradients; the first batch is weighted only
                 # once a second one comes (one batch: its gradient as it is, no copy, no scaling)
                 if grads_acc is None:
@@ -1160,10 +1242,14 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                       gates=[n for n, m in named if "SqueezeExcit" in type(m).__name__],
                       untrained_norms=[] if train_mode else _untrained_norms(model))
     info.modules = named
+    info.parameters = named_params
     if in_n > 0:
-        info.input_mean = in_sum / in_n
-        var = (in_sq - in_sum * in_sum / in_n) / max(in_n - 1, 1)
-        info.input_std = var.clamp_min(0).sqrt()
+        # per feature, in numpy: the same float64 arithmetic (elementwise, so the same bits) at a
+        # microsecond an operation instead of torch's ten on a tensor of a few features
+        s_, q_ = in_sum.numpy(), in_sq.numpy()
+        info.input_mean = torch.from_numpy(s_ / in_n)
+        var = (q_ - s_ * s_ / in_n) / max(in_n - 1, 1)
+        info.input_std = torch.from_numpy(np.sqrt(np.maximum(var, 0.0)))
     if t_n:
         info.target_mean = t_sum / t_n
         info.target_std = math.sqrt(max((t_sq - t_sum * t_sum / t_n) / max(t_n - 1, 1), 0.0))
@@ -1215,7 +1301,7 @@ def _loss(output, batch: _Batch, loss_fn, tool):
                 "y is floating point, a regression target, and the default loss is cross-entropy for "
                 "class labels: pass loss_fn=nn.MSELoss() for a regression model (or "
                 "loss_fn=nn.CrossEntropyLoss() if y really holds class probabilities).")
-        loss_fn = nn.CrossEntropyLoss()
+        loss_fn = F.cross_entropy                 # what nn.CrossEntropyLoss() calls, without a module
     try:
         loss = loss_fn(logits) if yb is None else loss_fn(logits, yb)
     except (RuntimeError, ValueError, TypeError, IndexError) as err:

@@ -414,6 +414,33 @@ def test_layer_followed_by_normalisation_is_not_judged_by_its_update_ratio():
     assert "normalised" in report.table()
 
 
+def test_hooks_are_process_wide_during_the_pass_and_gone_after_it():
+    from torch.nn.modules import module as M
+    before = (len(M._global_forward_hooks), len(M._global_forward_pre_hooks))
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    calls = []
+    model[0].register_forward_hook(lambda m, a, out: calls.append(1) or out * 0 - 1)
+
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, x):
+            return self.inner(x)
+
+    wrapper = Wrapper()
+    report = health_report(wrapper, data(), labels())
+    # the recorder saw what model[0]'s own hook returned (every input -1: all units dead)
+    assert calls and report["inner.1"].dead == 1.0
+    assert [a.name for a in report.activations] == ["inner.1"]
+    assert (len(M._global_forward_hooks), len(M._global_forward_pre_hooks)) == before
+    assert len(model[0]._forward_hooks) == 1 and not model[0]._forward_pre_hooks
+    with pytest.raises(DiagnosticError):
+        health_report(wrapper, torch.randn(4, 5), labels(4))
+    assert (len(M._global_forward_hooks), len(M._global_forward_pre_hooks)) == before
+
+
 def test_dead_message_uses_chapter_4s_wording_for_smooth_functions():
     """Issue 18, item 3: a GELU unit below 0 keeps a slope; only far below is it dead."""
     torch.manual_seed(0)
