@@ -683,7 +683,8 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     Real training runs on the digits, made by
     :func:`relucourse.experiments.digits_runs` (plain SGD, the chapter's
     tool counting dead units on the training inputs before training and after
-    every epoch), for every learning rate and seed. The chart shows the mean
+    every epoch), for every learning rate and seed, all trained side by side
+    in one stacked computation. The chart shows the mean
     over seeds and the band from the lowest to the highest seed. Chaotic runs
     differ between CPUs: the figure shows what this build computed.
     """
