@@ -127,10 +127,13 @@ def _each(value, n: int) -> list:
     return [value] * n
 
 
-def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool):
-    """A run before training (its dead units counted at epoch 0) and the ``on_epoch`` that records it."""
+def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool,
+             record_start: bool = True):
+    """A run before training (its dead units counted at epoch 0 unless
+    ``record_start`` is false) and the ``on_epoch`` that records it."""
     recorder = DeadUnitRecorder(X_train)
-    recorder.record(model, epoch=0)
+    if record_start:
+        recorder.record(model, epoch=0)
 
     def on_epoch(epoch: int, net: nn.Module) -> None:
         if every_epoch or epoch == epochs:
@@ -142,7 +145,7 @@ def _started(model: nn.Module, X_train, X_test, epochs: int, every_epoch: bool):
 def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.Module] | None = None, *,
                 lr: float | list[float] = 0.1, optimizer: str = "sgd", epochs: int = 10, batch_size: int = 64,
                 standardize: bool | list[bool] = True, input_offset: float | list[float] = 0.0,
-                every_epoch: bool = True,
+                every_epoch: bool = True, record_start: bool = True,
                 momentum: float = 0.0, weight_decay: float = 0.0, decay_biases: bool = True,
                 **build: Any) -> list[DigitsRun]:
     """:func:`digits_run` for several seeds at once: one :class:`DigitsRun` per seed.
@@ -166,6 +169,10 @@ def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.
     may be lists with one value per model too (the inputs change, the split
     and the labels do not).
 
+    ``record_start=False`` skips the count before training (epoch 0), for
+    callers that read only the later records: then ``recorder.epochs``
+    starts at the first recorded epoch.
+
     >>> [round(r.test_acc, 2) > 0.5 for r in digits_runs((0, 1), hidden=(8,), epochs=2)]
     [True, True]
     """
@@ -180,7 +187,8 @@ def digits_runs(seeds: tuple[int, ...] | list[int] = (0, 1, 2), models: list[nn.
         raise ValueError(f"{len(models)} models for {len(seeds)} seeds")
     data = list(zip(_each(standardize, len(models)), _each(input_offset, len(models))))
     made = {setting: _digits_inputs(*setting) for setting in dict.fromkeys(data)}   # once each
-    runs, callbacks = zip(*(_started(model, *made[setting][1:], epochs, every_epoch)
+    runs, callbacks = zip(*(_started(model, *made[setting][1:], epochs, every_epoch,
+                                     record_start)
                             for model, setting in zip(models, data)))
     split = made[data[0]][0]            # the split and the labels, the same for every setting
     if len(made) == 1:

@@ -683,11 +683,12 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
     Real training runs on the digits, made by
     :func:`relucourse.experiments.digits_runs` (plain SGD, the chapter's
     tool counting dead units on the training inputs before training and after
-    every epoch), for every learning rate and seed. The chart shows the mean
+    every epoch), for every learning rate and seed, all trained side by side
+    in one stacked computation. The chart shows the mean
     over seeds and the band from the lowest to the highest seed. Chaotic runs
     differ between CPUs: the figure shows what this build computed.
     """
-    from .experiments import digits_runs
+    from .experiments import build_mlp, digits_runs
     from .training import torch_threads
 
     lr_arr = _check_grid("lrs", lrs, minimum=1e-9)
@@ -696,16 +697,19 @@ def dying_relu_vs_lr(*, lrs: Sequence[float] = (0.1, 0.5, 1.0, 1.5, 2.0),
         raise ValueError("need at least one seed and one epoch")
     with torch_threads(1):
         dead_rows, acc_rows, runs = [], [], {}
-        for lr in lr_arr:
-            # the seeds' networks train side by side (one stacked computation)
-            seed_runs = digits_runs(seeds, lr=float(lr), epochs=epochs, hidden=tuple(hidden))
-            for seed, run in zip(seeds, seed_runs):
-                runs[(float(lr), seed)] = run
-                for layer, values in run.recorder.history.items():
-                    dead_rows += [(float(lr), seed, layer, e, v)
-                                  for e, v in zip(run.recorder.epochs, values)]
-                acc_rows += [(float(lr), seed, e + 1, a)
-                             for e, a in enumerate(run.history["test_acc"])]
+        # every (learning rate, seed) network trains side by side in one
+        # stacked computation, each with its own rate (plain SGD)
+        keys = [(float(lr), seed) for lr in lr_arr for seed in seeds]
+        models = [build_mlp(tuple(hidden), seed=seed) for _, seed in keys]
+        stacked = digits_runs([seed for _, seed in keys], models,
+                              lr=[lr for lr, _ in keys], epochs=epochs)
+        for (lr, seed), run in zip(keys, stacked):
+            runs[(lr, seed)] = run
+            for layer, values in run.recorder.history.items():
+                dead_rows += [(lr, seed, layer, e, v)
+                              for e, v in zip(run.recorder.epochs, values)]
+            acc_rows += [(lr, seed, e + 1, a)
+                         for e, a in enumerate(run.history["test_acc"])]
     lr_param = alt.param(name="lr", value=float(lr_arr[-1]), bind=alt.binding_radio(
         options=[float(v) for v in lr_arr], name="learning rate "))
     sel = "abs(datum.lr - lr) < 1e-9"

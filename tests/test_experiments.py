@@ -150,3 +150,16 @@ def test_digits_runs_stacks_runs_that_differ_in_weights_learning_rate_and_inputs
         assert run.dead == alone.dead
     with pytest.raises(ValueError, match="2 values for 3 models"):
         experiments.digits_runs((0, 1, 2), hidden=(4,), epochs=1, input_offset=[0.0, 1.0])
+
+
+def test_digits_runs_can_skip_the_count_before_training():
+    # the chapter's fixes tables read only the last record: record_start=False
+    # drops the epoch-0 count and changes nothing else
+    kept = experiments.digits_runs((0, 1), hidden=(8,), epochs=2, every_epoch=False)
+    skipped = experiments.digits_runs((0, 1), hidden=(8,), epochs=2, every_epoch=False,
+                                      record_start=False)
+    for a, b in zip(kept, skipped):
+        assert a.recorder.epochs == [0, 2] and b.recorder.epochs == [2]
+        assert b.dead == a.dead
+        assert b.recorder.history == {k: v[1:] for k, v in a.recorder.history.items()}
+        assert b.history == a.history
