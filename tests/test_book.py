@@ -138,5 +138,5 @@ def test_paths_in_the_docs_are_real():
     docs = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "intro.md", *ROOT.glob("front/*.md"),
             *ROOT.glob("back/*.md")]
     for doc in docs:
-        for path in re.findall(r"_build(?:/[\w.]+)*", doc.read_text(encoding="utf-8")):
+        for path in re.findall(r"_build(?:/[\w.-]+)*", doc.read_text(encoding="utf-8")):
             assert path in real, f"{doc.name} names {path}, which no tool writes"
