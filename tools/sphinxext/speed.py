@@ -579,47 +579,59 @@ _MODE_WRITES = {
 }
 
 
-def patch_theme_mode(outdir: Path) -> None:
-    """The theme's script writes <html>'s colour attributes only when they change.
+class _ScriptChanged(Exception):
+    """A script of the theme no longer holds the code a patch below replaces."""
+
+
+def _patch_static(outdir: Path, rel: str, patch) -> None:
+    """Rewrite the site's ``_static/<rel>`` with ``patch`` (its text -> the new text; the
+    same text when it is patched already).
 
     Raises:
-        ExtensionError: the theme's script no longer has the writes this patches.
+        ExtensionError: the script no longer has what the patch replaces.
     """
-    path = outdir / "_static" / THEME_JS
+    path = outdir / "_static" / rel
     if not path.is_file():
         return
     text = path.read_text(encoding="utf-8")
+    try:
+        new = patch(text)
+    except _ScriptChanged as exc:
+        raise ExtensionError(f"{path}: {exc} has changed; update tools/sphinxext/speed.py "
+                             f"({patch.__name__})") from None
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+
+
+def _mode_written_on_change(text: str) -> str:
     for old, new in _MODE_WRITES.items():
-        if new in text:
-            continue
-        if text.count(old) != 1:
-            raise ExtensionError(f"{path}: the theme's colour-mode setter has changed; update "
-                                 "tools/sphinxext/speed.py (patch_theme_mode)")
-        text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
+        if new not in text:
+            if text.count(old) != 1:
+                raise _ScriptChanged("the theme's colour-mode setter")
+            text = text.replace(old, new)
+    return text
 
 
-def patch_theme_js(outdir: Path) -> None:
-    """The theme's tab-stop scan, drawn boxes only (see the module's description).
+def patch_theme_mode(outdir: Path) -> None:
+    """The theme's script writes <html>'s colour attributes only when they change."""
+    _patch_static(outdir, THEME_JS, _mode_written_on_change)
 
-    Raises:
-        ExtensionError: the theme's script no longer has the scan this patches.
-    """
-    path = outdir / "_static" / THEME_JS
-    if not path.is_file():
-        return
-    text = path.read_text(encoding="utf-8")
+
+def _scan_drawn_boxes(text: str) -> str:
     if "contentvisibilityautostatechange" in text:
-        return
+        return text
     at = text.find(_SCAN_START)
     end = text.find(_SCAN_END, at)
     if at < 0 or end < 0:
-        raise ExtensionError(f"{path}: the theme's tab-stop scan has changed; update "
-                             "tools/sphinxext/speed.py (patch_theme_js)")
+        raise _ScriptChanged("the theme's tab-stop scan")
     selector = text[at + len(_SCAN_START) - len('["pre",'):end - 1]   # [...].join(", ")
     new = _SCAN_NEW.replace("(S)", f"({selector})")
-    text = text[:at] + new + text[end + len(_SCAN_END):]
-    path.write_text(text, encoding="utf-8")
+    return text[:at] + new + text[end + len(_SCAN_END):]
+
+
+def patch_theme_js(outdir: Path) -> None:
+    """The theme's tab-stop scan, drawn boxes only (see the module's description)."""
+    _patch_static(outdir, THEME_JS, _scan_drawn_boxes)
 
 
 BOOTSTRAP_JS = "scripts/bootstrap.js"
@@ -635,22 +647,17 @@ _TOOLTIPS_LAZY = ("go(function(){const s='[data-bs-toggle=\"tooltip\"]',o=x=>{"
                   "document.addEventListener(\"focusin\",o,!0)})")
 
 
-def patch_bootstrap_js(outdir: Path) -> None:
-    """The header's tooltips made when first wanted (see the module's description).
-
-    Raises:
-        ExtensionError: the theme's Bootstrap no longer makes them as this expects.
-    """
-    path = outdir / "_static" / BOOTSTRAP_JS
-    if not path.is_file():
-        return
-    text = path.read_text(encoding="utf-8")
+def _tooltips_when_wanted(text: str) -> str:
     if _TOOLTIPS_LAZY in text:
-        return
+        return text
     if text.count(_TOOLTIPS_AT_LOAD) != 1:
-        raise ExtensionError(f"{path}: Bootstrap's tooltip start-up has changed; update "
-                             "tools/sphinxext/speed.py (patch_bootstrap_js)")
-    path.write_text(text.replace(_TOOLTIPS_AT_LOAD, _TOOLTIPS_LAZY), encoding="utf-8")
+        raise _ScriptChanged("Bootstrap's tooltip start-up")
+    return text.replace(_TOOLTIPS_AT_LOAD, _TOOLTIPS_LAZY)
+
+
+def patch_bootstrap_js(outdir: Path) -> None:
+    """The header's tooltips made when first wanted (see the module's description)."""
+    _patch_static(outdir, BOOTSTRAP_JS, _tooltips_when_wanted)
 
 
 # --- the pass ---------------------------------------------------------------------------
