@@ -82,9 +82,23 @@ def _env() -> dict:
     return env
 
 
+#: What nbgrader prints when a kernel dies as it starts, before any cell runs. jupyter_client
+#: picks a kernel's TCP ports free in the grading process and the kernel binds them a moment
+#: later, so processes that start kernels at the same time (six autogrades here, and the
+#: other worker's tests) can pick the same port; that kernel dies (seen once in a fresh
+#: clone's run). No submission can cause it: it happens before the notebook's first cell.
+KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
 def _nbgrader(course: Path, *args: str) -> str:
     result = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=_env(),
                             capture_output=True, text=True, timeout=900)
+    if (result.returncode != 0 and args[0] == "autograde"
+            and KERNEL_START_FAILED in result.stdout + result.stderr):
+        # nbgrader removed the submission it could not grade and keeps the others: the
+        # same command again grades only that one, on a new kernel.
+        result = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=_env(),
+                                capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     return result.stdout + result.stderr
 
