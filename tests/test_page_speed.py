@@ -280,3 +280,28 @@ def test_header_tooltips_show_on_hover_and_focus(site):
         page.locator(VISIBLE_TOOLTIP_BUTTON).first.focus()
         page.wait_for_function(TOOLTIP_SHOWN, timeout=5000)
         browser.close()
+
+
+def test_inline_pictures_below_the_first_screen_move_to_files(tmp_path):
+    """A ``data:`` image of the article after its first screenful (FIRST_SCREEN_CHARS of the
+    article, however long the page's head and frame) is written to ``_images`` and loads
+    lazily; one in the first screenful stays in the page. Idempotent."""
+    import base64
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+    img = f'<img alt="x" src="data:image/png;base64,{base64.b64encode(png).decode()}" />'
+    frame = "<nav>" + "n" * (3 * speed.FIRST_SCREEN_CHARS) + "</nav>"
+    early, late = "e" * 100, "l" * (speed.FIRST_SCREEN_CHARS + 100)
+    text = (f'<html><head></head><body>{frame}<article class="bd-article">{early}{img}'
+            f"{late}{img}</article></body></html>")
+    (tmp_path / "chapters").mkdir()
+    page = tmp_path / "chapters" / "p.html"
+    page.write_text(text, encoding="utf-8")
+    assert speed.rewrite(page, tmp_path)
+    out = page.read_text(encoding="utf-8")
+    assert out.count('src="data:image/png') == 1 and out.index('src="data:') < out.index(late)
+    moved = re.findall(r'<img\b[^>]*src="\.\./_images/inline-[0-9a-f]{16}\.png"[^>]*>', out)
+    assert len(moved) == 1 and 'loading="lazy"' in moved[0] and 'width="1"' in moved[0], out[-400:]
+    assert len(list((tmp_path / "_images").glob("inline-*.png"))) == 1
+    assert not speed.rewrite(page, tmp_path)

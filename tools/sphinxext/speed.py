@@ -245,6 +245,13 @@ def image_size(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def _article(text: str) -> tuple[int, int] | None:
+    """Where the page's article (the book's text, not the theme's frame) starts and ends."""
+    start = text.find('<article class="bd-article"')
+    end = text.find("</article>", start)
+    return None if start < 0 or end < 0 else (start, end)
+
+
 _DATA_IMAGE = re.compile(r'(<img\b[^>]*\bsrc=")data:image/(png|jpeg|gif|webp);base64,([^"]+)"')
 
 
@@ -253,13 +260,13 @@ def inline_images_to_files(text: str, page: Path, outdir: Path) -> str:
     ``_images`` (named by its content), and the page pointing at it."""
     import base64
 
-    start = text.find('<article class="bd-article"')
-    end = text.find("</article>", start)
-    if start < 0 or end < 0:
+    span = _article(text)
+    if span is None:
         return text
+    start, end = span
 
     def move(match: re.Match) -> str:
-        if match.start() - start <= FIRST_SCREEN_CHARS:
+        if match.start() <= FIRST_SCREEN_CHARS:          # (a position in the article)
             return match.group(0)
         data = base64.b64decode(match.group(3))
         ext = "jpg" if match.group(2) == "jpeg" else match.group(2)
@@ -280,8 +287,7 @@ def inline_images_to_files(text: str, page: Path, outdir: Path) -> str:
 
 def size_images(text: str, page: Path) -> str:
     """``width``/``height`` on every image of ``page``; ``loading="lazy"`` after the first screen."""
-    start = text.find('<article class="bd-article"')
-    end = text.find("</article>", start)
+    start, end = _article(text) or (-1, -1)
 
     def fix(match: re.Match) -> str:
         tag = match.group(0)
@@ -554,10 +560,10 @@ _SCROLL_BOXES = re.compile(r'<pre\b(?![^>]*\btabindex=)|'
 
 def tab_stops(text: str) -> str:
     """``tabindex="0"`` on each box of the article the theme's script may find scrolling."""
-    start = text.find('<article class="bd-article"')
-    end = text.find("</article>", start)
-    if start < 0 or end < 0:
+    span = _article(text)
+    if span is None:
         return text
+    start, end = span
 
     def stop(match: re.Match) -> str:
         box = match.group(0)
