@@ -63,14 +63,17 @@ CONFIG, SETTINGS = "nbgrader_config.py", "course_settings.py"
 #: which nbgrader's config files can call; later lines of the file override what it sets).
 LOAD_LINE = f'load_subconfig("{SETTINGS}")  # noqa: F821 (the course\'s settings; keep this line first)'
 
+#: What a browser or platform adds to the name of a renamed copy of a notebook: " (1)" or
+#: "(2)" (browsers, when the file exists already), "-1" (platforms that keep every upload).
+RENAMED_SUFFIX = r"(?: ?\(\d+\)|-\d+)"
 #: A notebook's name as this course releases it ("01_why_activations.ipynb"), possibly renamed.
-_NOTEBOOK = r"\d\d_[a-z0-9_]+?(?: ?\(\d+\)|-\d+)?\.ipynb"
+_NOTEBOOK = rf"\d\d_[a-z0-9_]+?{RENAMED_SUFFIX}?\.ipynb"
 
 #: ``named_regexp`` values for ``nbgrader zip_collect``, written into a new nbgrader_config.py
 #: (tested in tests/test_nbgrader.py on the names each comment shows). Student ids may contain
 #: underscores: the file's part is found from the end, by the form of the course's notebook
-#: names (two digits, an underscore, lower case). They live here, not in tools.nbgrader_course
-#: (which re-exports them), so that ``grade init`` does not import nbgrader (about 1 s of CPU).
+#: names (two digits, an underscore, lower case). They live here, not in tools.nbgrader_course,
+#: so that ``grade init`` does not import nbgrader (about 1 s of CPU).
 LMS_REGEXPS = {
     # jane_doe_01_why_activations.ipynb, or a folder per student: jane_doe/01_why_activations.ipynb
     "plain": rf"^(?:.*/)?(?P<student_id>[^/]+?)[_/](?P<file_id>{_NOTEBOOK})$",

@@ -32,7 +32,7 @@ from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from traitlets import Bool, Unicode
 
 from tools.authoring import HIDDEN_BEGIN, plain_check
-from tools.grading import LMS_REGEXPS  # noqa: F401 (zip_collect's patterns, written by init)
+from tools.grading import RENAMED_SUFFIX
 
 #: nbgrader's template folder for the course's feedback page.
 TEMPLATES = Path(__file__).resolve().parent / "nbgrader_templates"
@@ -40,7 +40,8 @@ TEMPLATES = Path(__file__).resolve().parent / "nbgrader_templates"
 #: A copy of a released notebook's name that a browser or platform renamed: "name (1).ipynb",
 #: "name(2).ipynb" (browsers, when the file exists already), "name-1.ipynb" (platforms that keep
 #: every upload).
-RENAMED = re.compile(r"^(?P<stem>.+?)(?: ?\(\d+\)|-\d+)(?P<ext>\.ipynb)$")
+RENAMED = re.compile(rf"^(?P<stem>.+?){RENAMED_SUFFIX}(?P<ext>\.ipynb)$")
+
 
 def ignored(path: str) -> bool:
     """Files that come with a download but are nobody's submission: Jupyter's checkpoints, and
