@@ -438,13 +438,12 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
 
 def _activation_stats(s) -> ActivationStats:
     units = s.units
-    dead, off = s.counts()              # what s.dead_fraction and s.off_mask() count, in one read
+    dead, off = s.fractions()           # both from one read
     return ActivationStats(
         name=s.name, kind=s.label, units=units, pre_mean=s.pre_mean, pre_std=s.pre_std, mean=s.mean,
-        std=s.std, dead=None if s.threshold is None or not units else float(dead) / units,
-        saturated=s.saturated_fraction, grad_rms=s.grad_rms,
+        std=s.std, dead=dead, saturated=s.saturated_fraction, grad_rms=s.grad_rms,
         sample=s.sample if s.sample is not None else torch.zeros(0), inputs=s.inputs,
-        off=float(off) / units if units else 0.0, activation=s.kind, slope=s.slope)
+        off=off, activation=s.kind, slope=s.slope)
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:

@@ -526,12 +526,18 @@ class SiteStats:
                                  (self.max_in <= 0).sum()]).tolist()
         return int(dead), int(off)
 
+    def fractions(self) -> tuple[float | None, float]:
+        """(dead units / units, or None when the activation has no off state; units whose
+        input never crossed 0 / units), from one read of :meth:`counts`."""
+        dead, off = self.counts()
+        units = self.units
+        return (None if self.threshold is None or not units else float(dead) / units,
+                float(off) / units if units else 0.0)
+
     @property
     def dead_fraction(self) -> float | None:
         """Dead units / units, or None when the activation has no off state."""
-        if self.threshold is None or not self.units:
-            return None
-        return float(self.dead_mask().sum()) / self.units
+        return self.fractions()[0]
 
     @property
     def pre_mean(self) -> float:
