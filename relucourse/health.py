@@ -45,7 +45,8 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from collections.abc import Mapping
+from typing import Callable
 
 import numpy as np
 import torch
@@ -410,17 +411,17 @@ def health_report(model: nn.Module, X, y=None, loss_fn: Callable | None = None, 
     info = inspect_model(model, X, y, loss_fn=loss_fn, backward=True, train_mode=train_mode,
                          batch_size=batch_size, max_batches=max_batches, unit_dim=unit_dim,
                          activations=activations, tolerance=tolerance, sample_size=sample_size,
-                         tool="health_report")
+                         count_positive=False, tool="health_report")
     activations_ = [_activation_stats(s) for s in info.sites]
     parameters = _parameter_stats(model, info)
     pooled_mean = pooled_std = feat_mean = math.nan
     feat_std = (math.nan, math.nan)
     if info.input_mean is not None:
-        # pooled over every input value, from the per-feature moments; the elementwise float64
-        # arithmetic in numpy (the same bits as torch's, faster on a few features), the means in torch
+        # pooled over every input value, from the per-feature moments (float64, in numpy: a
+        # microsecond an operation on a few features)
         m, sd = info.input_mean.numpy(), info.input_std.numpy()
-        pooled_mean = float(info.input_mean.mean())
-        pooled_std = math.sqrt(float(torch.from_numpy(sd * sd + (m - pooled_mean) ** 2).mean()))
+        pooled_mean = float(m.mean())
+        pooled_std = math.sqrt(float((sd * sd + (m - pooled_mean) ** 2).mean()))
         feat_mean = float(m[np.abs(m).argmax()])
         varying = sd[sd > 1e-8]
         if varying.size:
@@ -446,17 +447,32 @@ def _activation_stats(s) -> ActivationStats:
         off=off, activation=s.kind, slope=s.slope)
 
 
+#: float32 norms inside this range are kept; outside it (where squares of float32 entries can
+#: underflow or overflow) the norm is computed again in float64.
+_SAFE_NORMS = (1e-15, 1e15)
+
+
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
-    """The 2-norms of ``tensors`` in float64, computed together and read at once."""
+    """The 2-norms of ``tensors``, computed together and read at once.
+
+    In the tensors' own precision (float32 squares hold every norm between
+    1e-15 and 1e15 to float32's precision, at half the cost of a float64
+    copy); a norm outside that range, 0 included, is computed again in float64.
+    """
     if not tensors:
         return []
     by_device: dict = {}
     for i, t in enumerate(tensors):
         by_device.setdefault((t.device, t.dtype), []).append(i)
     out = [0.0] * len(tensors)
-    for group in by_device.values():
-        norms = torch._foreach_norm([tensors[i].detach() for i in group], 2, dtype=torch.float64)
+    lo, hi = _SAFE_NORMS
+    for (_, dtype), group in by_device.items():
+        own = dtype in (torch.float32, torch.float64)
+        norms = torch._foreach_norm([tensors[i].detach() for i in group], 2,
+                                    dtype=None if own else torch.float64)
         for i, v in zip(group, torch.stack(norms).tolist()):
+            if own and dtype == torch.float32 and not lo < v < hi:
+                v = float(torch.linalg.vector_norm(tensors[i].detach(), dtype=torch.float64))
             out[i] = v
     return out
 

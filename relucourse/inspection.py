@@ -85,7 +85,8 @@ import math
 import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -483,11 +484,11 @@ class SiteStats:
     module: nn.Module | None = field(default=None, repr=False)
     inputs: int = 0
     entries: int = 0
-    positive: float = 0.0
+    positive: float = 0.0                # inputs above 0 (counted when the pass's count_positive is on)
     pre_sum: float = 0.0
-    pre_sq: float = 0.0
+    pre_m2: float = 0.0               # sum of squared deviations from the mean (see _Moments)
     post_sum: float = 0.0
-    post_sq: float = 0.0
+    post_m2: float = 0.0
     post_entries: int = 0
     saturated: float = 0.0
     grad_sq: float = 0.0
@@ -496,6 +497,8 @@ class SiteStats:
     nan: torch.Tensor | None = field(default=None, repr=False)
     shape: tuple | None = None
     sample: torch.Tensor | None = field(default=None, repr=False)
+    # the 0-dim results of before(), read with after()'s in one go: (tensors, entries)
+    pending: tuple | None = field(default=None, repr=False)
 
     @property
     def units(self) -> int:
@@ -520,10 +523,14 @@ class SiteStats:
         """(dead units, off units), counted together and read at once (as the two masks count them)."""
         if self.max_in is None:
             return 0, 0
+        mx = self.max_in
+        if mx.device.type == "cpu":                      # numpy: a microsecond a count
+            a = mx.numpy()
+            return (0 if self.threshold is None else int(np.count_nonzero(a <= self.threshold)),
+                    int(np.count_nonzero(a <= 0)))
         if self.threshold is None:
-            return 0, int((self.max_in <= 0).sum())
-        dead, off = torch.stack([(self.max_in <= self.threshold).sum(),
-                                 (self.max_in <= 0).sum()]).tolist()
+            return 0, int((mx <= 0).sum())
+        dead, off = torch.stack([(mx <= self.threshold).sum(), (mx <= 0).sum()]).tolist()
         return int(dead), int(off)
 
     def fractions(self) -> tuple[float | None, float]:
@@ -547,7 +554,7 @@ class SiteStats:
     @property
     def pre_std(self) -> float:
         """Standard deviation of the inputs (over every entry)."""
-        return _std(self.pre_sum, self.pre_sq, self.entries)
+        return _std(self.pre_m2, self.entries)
 
     @property
     def mean(self) -> float:
@@ -557,7 +564,7 @@ class SiteStats:
     @property
     def std(self) -> float:
         """Standard deviation of the outputs."""
-        return _std(self.post_sum, self.post_sq, self.post_entries)
+        return _std(self.post_m2, self.post_entries)
 
     @property
     def saturated_fraction(self) -> float | None:
@@ -585,11 +592,41 @@ class SiteStats:
         return f"input <= {self.threshold:g}"
 
 
-def _std(s, sq, n) -> float:
+def _std(m2, n) -> float:
     if n < 2:
         return 0.0 if n == 1 else math.nan
-    var = (sq - s * s / n) / (n - 1)
-    return math.sqrt(max(var, 0.0))
+    return math.sqrt(max(m2 / (n - 1), 0.0))
+
+
+def _merge(n_a: int, s_a: float, m2_a: float, n_b: int, s_b: float, m2_b: float) -> float:
+    """The sum of squared deviations of two groups together (Chan, Golub and LeVeque's update)."""
+    if n_a == 0:
+        return m2_b
+    delta = s_b / n_b - s_a / n_a
+    return m2_a + m2_b + delta * delta * n_a * n_b / (n_a + n_b)
+
+
+def _sum_m2(d: torch.Tensor):
+    """(sum, sum of squared deviations from the mean) of ``d``'s entries, as 0-dim tensors.
+
+    Two reductions in ``d``'s own precision, no float64 copy: the sum is
+    torch's (blocked) summation, and the squares are taken about the batch's
+    mean, so a large mean costs no precision (the sum of squares, from which
+    the old code subtracted n x mean^2, lost digits as mean/std grew).
+    Batches are merged exactly in float64 (:func:`_merge`).
+    """
+    flat = d.reshape(-1)
+    total = flat.sum()
+    centred = torch.sub(flat, total, alpha=1.0 / flat.numel())    # flat - mean, in one operation
+    return total, torch.dot(centred, centred)
+
+
+def _count(d: torch.Tensor, test) -> torch.Tensor | int:
+    """Entries of ``d`` for which ``test`` (a comparison) holds: in numpy on the CPU, a few times
+    faster there than torch's count of a boolean tensor; in torch elsewhere."""
+    if d.device.type == "cpu":
+        return int(np.count_nonzero(test(d.numpy())))
+    return torch.count_nonzero(test(d))
 
 
 _VIEW, _NORM, _ACTIVATION = "view", "norm", "activation"
@@ -598,6 +635,26 @@ _ACTIONS: dict[Any, str] = {**{f: _VIEW for f in _VIEW_OPS}, **{f: _NORM for f i
                             **{f: _ACTIVATION for f in FUNCTION_KINDS}}
 
 _NoMode = torch._C.DisableTorchFunction          # the recorder's own arithmetic bypasses the mode
+
+
+def _working(x: torch.Tensor) -> torch.Tensor:
+    """``x`` detached, in float32 or float64 (other dtypes converted to float32: half precision and
+    integers are summed and counted in float32)."""
+    d = x.detach()
+    return d if d.dtype in (torch.float32, torch.float64) else d.float()
+
+
+def _positive(a):
+    return a > 0
+
+
+def _outside(lo, hi):
+    """The test "at or beyond a bound": ``>= hi`` or ``<= lo`` (a bound of None is left out)."""
+    if lo is None:
+        return lambda a: a >= hi
+    if hi is None:
+        return lambda a: a <= lo
+    return lambda a: (a >= hi) | (a <= lo)
 
 
 class _Mode(TorchFunctionMode):
@@ -638,7 +695,8 @@ class _Recorder:
     """Hooks on every module plus the function mode; accumulates :class:`SiteStats`."""
 
     def __init__(self, model: nn.Module, *, extra: Mapping | None, unit_dim: int | None,
-                 tolerance: float, sample_size: int, gradients: bool, modules=None):
+                 tolerance: float, sample_size: int, gradients: bool, modules=None,
+                 count_positive: bool = True):
         self.model = model
         self.extra = extra
         self.unit_dim = unit_dim
@@ -670,6 +728,8 @@ class _Recorder:
         self.first_bad: tuple[str, str] | None = None
         self.check_finite = False              # turned on to locate a non-finite loss
         self.recording = True
+        self.count_positive = count_positive
+        self.grads: list = []                  # (site, gradient norm as a 0-dim tensor, entries)
         self.batch_inputs = 0
         self.first_batch = True
 
@@ -807,64 +867,36 @@ class _Recorder:
                 "(N, C, ...) and -1 for channels-last outputs.")
         ud %= x.dim()
         units = x.shape[ud]
+        if site.pending is not None:                     # an earlier call's after() never came
+            self.flush(site)
         if site.max_in is not None and units != site.max_in.numel():
             raise DiagnosticError(
                 f"layer '{site.name}' ({site.label}) had {site.max_in.numel()} units (shape {site.shape}) "
                 f"on an earlier batch but {units} (shape {tuple(x.shape)}) now; every batch must give the "
                 "layer the same number of features or channels.")
         with _NoMode():
-            d = x.detach()
-            if not d.is_floating_point():
-                d = d.float()
+            d = _working(x)
             site.shape = tuple(d.shape)
             dims = [i for i in range(d.dim()) if i != ud]
             mx = d.amax(dim=dims)
-            # one float64 copy for the sum and the norm (sum(dtype=) and vector_norm(dtype=) each
-            # made one: the same values, half the copying); the count needs none
-            count = torch.count_nonzero(d > 0).double()
-            dd = d.double()
-            s, norm, pos = torch.stack([dd.sum(), torch.linalg.vector_norm(dd), count]).tolist()
-            del dd
-            sq = norm * norm                        # float64 either way: the bits of torch's square()
-            # a NaN anywhere makes the float64 sum NaN, so a finite sum means no NaN (one check
-            # instead of a second reduction); a non-finite sum is checked entry by entry
-            if not math.isfinite(s) and bool(torch.isnan(mx).any()):   # NaN counts as "not on"
-                nan = torch.isnan(d).sum(dim=dims) > 0
-                site.nan = nan if site.nan is None else site.nan | nan
-                mx = torch.nan_to_num(d, nan=-math.inf).amax(dim=dims)
-            site.max_in = mx if site.max_in is None else torch.maximum(site.max_in, mx)
-        site.pre_sum += s
-        site.pre_sq += sq
-        site.positive += pos
-        site.entries += d.numel()
+            if self.count_positive:
+                site.positive += _count(d, _positive)
+            site.pending = (_sum_m2(d), d, mx, dims)
         site.inputs += int(d.shape[0])
 
     def after(self, site: SiteStats, out: torch.Tensor):
         with _NoMode():
-            d = out.detach()
-            if not d.is_floating_point():
-                d = d.float()
-            dd = d.double()                        # one float64 copy, as in before()
-            parts = [dd.sum(), torch.linalg.vector_norm(dd)]
-            del dd
+            d = _working(out)
+            total, m2 = _sum_m2(d)
+            near = None
             if site.bounds is not None:
                 lo, hi = site.bounds
-                if site.exact_bounds:
-                    near = (d >= hi) if hi is not None else None
-                    if lo is not None:
-                        near = (d <= lo) if near is None else near | (d <= lo)
-                else:
+                if not site.exact_bounds:
                     span = self.tolerance * ((hi - lo) if lo is not None and hi is not None else 1.0)
-                    near = (d >= hi - span) if hi is not None else None
-                    if lo is not None:
-                        near = (d <= lo + span) if near is None else near | (d <= lo + span)
-                parts.append(torch.count_nonzero(near).double())
-            values = torch.stack(parts).tolist()
-            site.post_sum += values[0]
-            site.post_sq += values[1] * values[1]
-            if site.bounds is not None:
-                site.saturated += values[2]
-            site.post_entries += d.numel()
+                    lo = None if lo is None else lo + span
+                    hi = None if hi is None else hi - span
+                near = _count(d, _outside(lo, hi))
+            self.flush(site, (total, m2), d, near)
             if site.sample is None or site.sample.numel() < self.sample_size:
                 flat = d.flatten()
                 step = max(1, flat.numel() // self.sample_size)
@@ -872,11 +904,72 @@ class _Recorder:
                 part = flat[::step][: self.sample_size].to("cpu", torch.float32, copy=True)
                 site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
         if self.gradients and out.requires_grad:
+            grads = self.grads
+
             def hook(g, site=site):
-                norm = float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64))
-                site.grad_sq += norm * norm
-                site.grad_entries += g.numel()
+                with _NoMode():
+                    grads.append((site, torch.linalg.vector_norm(g.detach(), dtype=torch.float64), g.numel()))
             out.register_hook(hook)
+
+    def flush(self, site: SiteStats, post=None, d_post=None, near=None):
+        """Read the input's sums from before() and, when given, the output's (one read for both)."""
+        with _NoMode():
+            self._flush(site, post, d_post, near)
+
+    def _flush(self, site, post, d_post, near):
+        pre, d_pre, mx, dims = site.pending if site.pending is not None else (None,) * 4
+        site.pending = None
+        parts = ([] if pre is None else list(pre)) + ([] if post is None else list(post))
+        if torch.is_tensor(near):
+            parts.append(near)
+        if not parts:
+            return
+        if len({t.dtype for t in parts}) > 1 or parts[0].device.type != "cpu":
+            parts = [t.double() for t in parts]      # one dtype; a count on the GPU exact to 2**53
+        values = torch.stack(parts).tolist()
+        if pre is not None:
+            s, m2 = values[0], values[1]
+            if not (math.isfinite(s) and math.isfinite(m2)):
+                # inf or NaN in the input, or a float32 sum that overflowed: float64 settles which
+                s, m2 = torch.stack(_sum_m2(d_pre.double())).tolist()
+                # a NaN anywhere makes the sum NaN, so a finite sum means no NaN (one check instead
+                # of a second reduction); only then is the input checked entry by entry
+                if not math.isfinite(s) and bool(torch.isnan(mx).any()):    # NaN counts as "not on"
+                    with _NoMode():
+                        nan = torch.isnan(d_pre).sum(dim=dims) > 0
+                        site.nan = nan if site.nan is None else site.nan | nan
+                        mx = torch.nan_to_num(d_pre, nan=-math.inf).amax(dim=dims)
+            site.max_in = mx if site.max_in is None else torch.maximum(site.max_in, mx)
+            n = d_pre.numel()
+            site.pre_m2 = _merge(site.entries, site.pre_sum, site.pre_m2, n, s, m2)
+            site.pre_sum += s
+            site.entries += n
+            values = values[2:]
+        if post is not None:
+            s, m2 = values[0], values[1]
+            if not (math.isfinite(s) and math.isfinite(m2)):
+                s, m2 = torch.stack(_sum_m2(d_post.double())).tolist()
+            n = d_post.numel()
+            site.post_m2 = _merge(site.post_entries, site.post_sum, site.post_m2, n, s, m2)
+            site.post_sum += s
+            site.post_entries += n
+            if near is not None:
+                site.saturated += values[2] if torch.is_tensor(near) else near
+
+    def flush_all(self):
+        """Read what is still pending (inputs whose layer gave no tensor out)."""
+        for site in self.sites.values():
+            if site.pending is not None:
+                self.flush(site)
+
+    def read_gradients(self):
+        """Add the gradient norms the backward pass left (one read for all of them)."""
+        if self.grads:
+            values = torch.stack([t for _, t, _ in self.grads]).tolist()
+            for (site, _, n), v in zip(self.grads, values):
+                site.grad_sq += v * v
+                site.grad_entries += n
+            self.grads.clear()
 
     def unseen(self) -> list[tuple[str, str, str]]:
         """(layer, class, what could not be seen) for modules that ran but hid their activations."""
@@ -991,20 +1084,42 @@ def failure_message(what: str, batch: _Batch, stack, err: Exception, model_dtype
 
 # -- snapshot and restore ------------------------------------------------------------------------
 
+_BATCH_NORM_FORWARD = nn.modules.batchnorm._BatchNorm.forward
+
+
 class _Snapshot:
-    """Train/eval flags, requires_grad flags, buffers and .grad fields; restored by :meth:`restore`."""
+    """Train/eval flags, requires_grad flags, buffers and .grad fields; restored by :meth:`restore`.
+
+    Every buffer is copied and copied back (batch norm updates its running
+    statistics in place without moving their version counters, so a change
+    cannot be told cheaply), except those of torch's own batch norm layers
+    (:attr:`batch_norms`): during the pass their ``track_running_stats`` is
+    off (:meth:`freeze_batch_norms`), so in training mode they normalise by
+    the batch's statistics, exactly as they would have, without updating
+    their running statistics, and in eval mode they never update them.
+    """
 
     def __init__(self, model: nn.Module, modules=None, params=None, buffers=None):
         self.modules = list(model.modules()) if modules is None else modules
         self.modes = [m.training for m in self.modules]
-        # every buffer is copied back: batch norm updates its running statistics in place
-        # without moving their version counters, so a change cannot be told cheaply
-        self.buffers = [(b, b.detach().clone()) for b in (model.buffers() if buffers is None else buffers)]
+        self.batch_norms = [m for m in self.modules
+                            if type(m).forward is _BATCH_NORM_FORWARD and m.track_running_stats]
+        left = {id(b) for m in self.batch_norms for b in m._buffers.values() if b is not None}
+        self.buffers = [(b, b.detach().clone())
+                        for b in (model.buffers() if buffers is None else buffers) if id(b) not in left]
         self.params = list(model.parameters()) if params is None else params
         self.requires = [p.requires_grad for p in self.params]
         self.grads = [p.grad for p in self.params]
 
+    def freeze_batch_norms(self):
+        """Turn off the running statistics' updates of the batch norm layers in training mode."""
+        for m in self.batch_norms:
+            if m.training:
+                m.track_running_stats = False
+
     def restore(self):
+        for m in self.batch_norms:
+            m.track_running_stats = True
         for m, mode in zip(self.modules, self.modes):
             if m.training != mode:
                 m.training = mode
@@ -1091,14 +1206,17 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                   backward: bool = False, train_mode: bool = True, batch_size: int = 256,
                   max_batches: int | None = None, unit_dim: int | None = None,
                   activations: Mapping | None = None, tolerance: float = 0.02,
-                  sample_size: int = 4000, tool: str = "the tool") -> Inspection:
+                  sample_size: int = 4000, count_positive: bool = True,
+                  tool: str = "the tool") -> Inspection:
     """Run ``model`` over ``inputs`` batch by batch and record every activation it can see.
 
     Args: model: a torch.nn.Module; inputs: see :func:`iter_batches`; y: targets; loss_fn: the loss;
         backward: also compute the loss gradient (health report); train_mode: the mode of the pass;
         batch_size, max_batches: batching; unit_dim: None (automatic) or the dimension of units;
         activations: extra {class or class name: kind}; tolerance: saturation band of smooth bounded
-        activations; sample_size: values kept per layer for histograms; tool: name used in messages.
+        activations; sample_size: values kept per layer for histograms; count_positive: count the
+        inputs above 0 (:attr:`SiteStats.positive`, which only dead_units reads); tool: name used
+        in messages.
     Returns: an :class:`Inspection`.
     Raises: DiagnosticError with the cause and the fix for every failure.
     """
@@ -1126,7 +1244,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     dtype, device = model_dtype_device(model, params + buffers)
     snap = _Snapshot(model, modules, params, buffers)
     rec = _Recorder(model, extra=activations, unit_dim=unit_dim, tolerance=tolerance,
-                    sample_size=sample_size, gradients=backward, modules=named)
+                    sample_size=sample_size, gradients=backward, modules=named, count_positive=count_positive)
     handles = []
     samples = batches = 0
     loss_total = 0.0
@@ -1145,6 +1263,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
             handles = _hook(rec, modules)
             if any(m.training != train_mode for m in modules):
                 model.train(train_mode)
+            snap.freeze_batch_norms()
             mode = _Mode(rec)
             grad_ctx = torch.enable_grad if backward else torch.no_grad
             for batch in iter_batches(inputs, y, batch_size=batch_size, max_batches=max_batches,
@@ -1157,7 +1276,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                     s, q, n = _feature_moments(first)
                     # NaN or inf in X makes the sum of squares non-finite; only then is X looked at
                     # entry by entry (a finite X whose squares overflow float64 passes, as before)
-                    if not math.isfinite(float(q.sum())) and not bool(torch.isfinite(first).all()):
+                    if not math.isfinite(q.sum()) and not bool(torch.isfinite(first).all()):
                         raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
                     if in_n >= 0 and (in_sum is None or in_sum.shape == s.shape):
                         in_sum = s if in_sum is None else in_sum + s
@@ -1173,6 +1292,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                     except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError) as err:
                         stack = list(rec.stack)
                         raise DiagnosticError(failure_message("the model", batch, stack, err, dtype)) from err
+                rec.flush_all()
                 samples += batch.size
                 batches += 1
                 if not backward:
@@ -1207,6 +1327,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                             "detached, or loss_fn ignores it. Pass a loss_fn that uses the output, and do not "
                             "call .detach(), .item() or torch.no_grad() inside forward().")
                     g = torch.autograd.grad(loss, [p for _, p in trainable], allow_unused=True)
+                    rec.read_gradients()
                 w = batch.size
                 loss_total += loss_value * w
                 # the size-weighted sum of the batches' gradients; the first batch is weighted only
@@ -1252,7 +1373,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     if in_n > 0:
         # per feature, in numpy: the same float64 arithmetic (elementwise, so the same bits) at a
         # microsecond an operation instead of torch's ten on a tensor of a few features
-        s_, q_ = in_sum.numpy(), in_sq.numpy()
+        s_, q_ = in_sum, in_sq
         info.input_mean = torch.from_numpy(s_ / in_n)
         var = (q_ - s_ * s_ / in_n) / max(in_n - 1, 1)
         info.input_std = torch.from_numpy(np.sqrt(np.maximum(var, 0.0)))
@@ -1273,13 +1394,19 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
 
 
 def _feature_moments(x: torch.Tensor):
-    """Per-feature sums, sums of squares and counts: features are dimension 1 (columns, channels)."""
-    d = x.detach().double()
+    """Per-feature sums and sums of squares (float64 numpy arrays) and the count per feature:
+    features are dimension 1 (columns, channels). In numpy on the CPU (a microsecond an operation
+    where torch takes several on a few features), in torch elsewhere."""
+    d = x.detach()
     if d.dim() == 1:
         d = d[:, None]
-    dims = [i for i in range(d.dim()) if i != 1]
+    dims = tuple(i for i in range(d.dim()) if i != 1)
     n = d.numel() // d.shape[1]
-    return d.sum(dim=dims).cpu(), (d * d).sum(dim=dims).cpu(), n
+    if d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64):
+        a = d.numpy().astype(np.float64)
+        return a.sum(axis=dims), np.square(a).sum(axis=dims), n
+    d = d.double()
+    return d.sum(dim=dims).cpu().numpy(), (d * d).sum(dim=dims).cpu().numpy(), n
 
 
 def _loss(output, batch: _Batch, loss_fn, tool):
