@@ -898,10 +898,16 @@ class _Recorder:
                 near = _count(d, _outside(lo, hi))
             self.flush(site, (total, m2), d, near)
             if site.sample is None or site.sample.numel() < self.sample_size:
-                flat = d.flatten()
-                step = max(1, flat.numel() // self.sample_size)
-                # a copy (not a view), so that it keeps no activation's storage alive
-                part = flat[::step][: self.sample_size].to("cpu", torch.float32, copy=True)
+                # every step-th value, copied (not a view, which would keep the activation's
+                # storage alive); on the CPU through numpy's views (a microsecond, not torch's ten)
+                if d.device.type == "cpu":
+                    flat_a = d.numpy().reshape(-1)
+                    step = max(1, flat_a.size // self.sample_size)
+                    part = torch.from_numpy(flat_a[::step][: self.sample_size].astype(np.float32))
+                else:
+                    flat = d.flatten()
+                    step = max(1, flat.numel() // self.sample_size)
+                    part = flat[::step][: self.sample_size].to("cpu", torch.float32, copy=True)
                 site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
         if self.gradients and out.requires_grad:
             grads = self.grads
@@ -1252,8 +1258,7 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     first_weight = 0
     trainable = [(n, p) for n, p in named_params if p.requires_grad]
     frozen = [n for n, p in named_params if not p.requires_grad]
-    in_sum = in_sq = None
-    in_n = 0
+    in_moments = None                                  # per feature: sum, squared deviations, count
     t_sum = t_sq = 0.0
     t_n = 0
     float_targets = False
@@ -1273,17 +1278,18 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                 rec.new_batch(batch.size)
                 first = _first_tensor((batch.args, batch.kwargs))
                 if first is not None and first.is_floating_point():
-                    s, q, n = _feature_moments(first)
-                    # NaN or inf in X makes the sum of squares non-finite; only then is X looked at
-                    # entry by entry (a finite X whose squares overflow float64 passes, as before)
-                    if not math.isfinite(q.sum()) and not bool(torch.isfinite(first).all()):
+                    moments = _feature_moments(first)
+                    # NaN or inf in X makes the sums non-finite; only then is X looked at entry by
+                    # entry (a finite X whose squares overflow float64 passes, as before)
+                    if not math.isfinite(moments[1].sum() + moments[0].sum()) and \
+                            not bool(torch.isfinite(first).all()):
                         raise DiagnosticError("X contains NaN or inf; clean the inputs first.")
-                    if in_n >= 0 and (in_sum is None or in_sum.shape == s.shape):
-                        in_sum = s if in_sum is None else in_sum + s
-                        in_sq = q if in_sq is None else in_sq + q
-                        in_n += n
+                    if in_moments is None:
+                        in_moments = moments
+                    elif in_moments[2] >= 0 and in_moments[0].shape == moments[0].shape:
+                        in_moments = _merge_features(in_moments, moments)
                     else:
-                        in_n = -1                  # features change between batches: no input check
+                        in_moments = (None, None, -1)   # features change between batches: no input check
                 with grad_ctx(), mode:
                     try:
                         output = model(*batch.args, **batch.kwargs)
@@ -1370,13 +1376,10 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                       untrained_norms=[] if train_mode else _untrained_norms(model))
     info.modules = named
     info.parameters = named_params
-    if in_n > 0:
-        # per feature, in numpy: the same float64 arithmetic (elementwise, so the same bits) at a
-        # microsecond an operation instead of torch's ten on a tensor of a few features
-        s_, q_ = in_sum, in_sq
-        info.input_mean = torch.from_numpy(s_ / in_n)
-        var = (q_ - s_ * s_ / in_n) / max(in_n - 1, 1)
-        info.input_std = torch.from_numpy(np.sqrt(np.maximum(var, 0.0)))
+    if in_moments is not None and in_moments[2] > 0:
+        in_sum, in_m2, in_n = in_moments
+        info.input_mean = torch.from_numpy(in_sum / in_n)
+        info.input_std = torch.from_numpy(np.sqrt(np.maximum(in_m2 / max(in_n - 1, 1), 0.0)))
     if t_n:
         info.target_mean = t_sum / t_n
         info.target_std = math.sqrt(max((t_sq - t_sum * t_sum / t_n) / max(t_n - 1, 1), 0.0))
@@ -1394,19 +1397,40 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
 
 
 def _feature_moments(x: torch.Tensor):
-    """Per-feature sums and sums of squares (float64 numpy arrays) and the count per feature:
-    features are dimension 1 (columns, channels). In numpy on the CPU (a microsecond an operation
-    where torch takes several on a few features), in torch elsewhere."""
+    """Per feature: the sum and the sum of squared deviations from the feature's mean in this
+    batch (float64 numpy arrays), and the count per feature. Features are dimension 1 (columns,
+    channels). Small inputs in float64 numpy (a microsecond an operation), larger ones in
+    torch, in the input's precision (squares about the mean lose nothing to an offset), again in
+    float64 should that overflow."""
     d = x.detach()
     if d.dim() == 1:
         d = d[:, None]
     dims = tuple(i for i in range(d.dim()) if i != 1)
     n = d.numel() // d.shape[1]
-    if d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64):
+    centre = [1] * d.dim()
+    centre[1] = d.shape[1]
+    if d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64) and d.numel() <= 1 << 16:
         a = d.numpy().astype(np.float64)
-        return a.sum(axis=dims), np.square(a).sum(axis=dims), n
-    d = d.double()
-    return d.sum(dim=dims).cpu().numpy(), (d * d).sum(dim=dims).cpu().numpy(), n
+        s = a.sum(axis=dims)
+        c = a - (s / n).reshape(centre)
+        return s, np.square(c).sum(axis=dims), n
+    if d.dtype not in (torch.float32, torch.float64):
+        d = d.float()
+    while True:
+        s = d.sum(dim=dims)
+        c = d - (s / n).reshape(centre)
+        both = torch.stack([s, (c * c).sum(dim=dims)]).double().cpu().numpy()
+        if d.dtype == torch.float64 or np.isfinite(both).all():
+            return both[0], both[1], n
+        d = d.double()                                  # float32 overflowed (or X holds NaN/inf)
+
+
+def _merge_features(a, b):
+    """Two batches' per-feature (sum, sum of squared deviations, count) together (Chan et al.)."""
+    s_a, m2_a, n_a = a
+    s_b, m2_b, n_b = b
+    delta = s_b / n_b - s_a / n_a
+    return s_a + s_b, m2_a + m2_b + delta * delta * (n_a * n_b / (n_a + n_b)), n_a + n_b
 
 
 def _loss(output, batch: _Batch, loss_fn, tool):
