@@ -524,7 +524,7 @@ class SiteStats:
         if self.max_in is None:
             return 0, 0
         mx = self.max_in
-        if mx.device.type == "cpu":                      # numpy: a microsecond a count
+        if _numpy_ok(mx):                                # numpy: a microsecond a count
             a = mx.numpy()
             return (0 if self.threshold is None else int(np.count_nonzero(a <= self.threshold)),
                     int(np.count_nonzero(a <= 0)))
@@ -617,14 +617,20 @@ def _sum_m2(d: torch.Tensor):
     """
     flat = d.reshape(-1)
     total = flat.sum()
-    centred = torch.sub(flat, total, alpha=1.0 / flat.numel())    # flat - mean, in one operation
+    centred = flat - total / flat.numel()          # (not alpha=1/n: a constant must centre to 0)
     return total, torch.dot(centred, centred)
+
+
+def _numpy_ok(t: torch.Tensor) -> bool:
+    """Whether ``t`` is worked on through numpy (on the CPU, where numpy takes a microsecond an
+    operation and torch several); elsewhere torch does the same work (the tests run both ways)."""
+    return t.device.type == "cpu"
 
 
 def _count(d: torch.Tensor, test) -> torch.Tensor | int:
     """Entries of ``d`` for which ``test`` (a comparison) holds: in numpy on the CPU, a few times
     faster there than torch's count of a boolean tensor; in torch elsewhere."""
-    if d.device.type == "cpu":
+    if _numpy_ok(d):
         return int(np.count_nonzero(test(d.numpy())))
     return torch.count_nonzero(test(d))
 
@@ -682,10 +688,10 @@ class _Mode(TorchFunctionMode):
         fname, kind, inplace = spec
         if kind in _ARITHMETIC_KINDS and rec.source(x) is None:
             return func(*args, **kwargs)
-        if kwargs.get("inplace") or (func is F.relu and len(args) > 1 and args[1]):
+        if kwargs.get("inplace") or any(a is True for a in args[1:]):    # F.relu(x, True), ...
             inplace = True
         site = rec.function_site(fname, kind, _slope_below_zero(kind, None, kwargs), x)
-        rec.before(site, x)
+        rec.before(site, x, inplace)
         out = func(*args, **kwargs)
         rec.after(site, out)
         return out
@@ -775,7 +781,7 @@ class _Recorder:
                 x = args[0] if args else None
                 if torch.is_tensor(x):
                     site = self.module_site(module, kind, x)
-                    self.before(site, x)
+                    self.before(site, x, bool(getattr(module, "inplace", False)))
                     module.__dict__.setdefault("_inspect_sites", []).append(site)
             self.act_depth += 1
 
@@ -854,7 +860,7 @@ class _Recorder:
 
     # statistics: computed with the function mode off (the tool's own arithmetic is not the model's),
     # the scalars of one call gathered in one tensor and read once
-    def before(self, site: SiteStats, x: torch.Tensor):
+    def before(self, site: SiteStats, x: torch.Tensor, inplace: bool = False):
         if x.dim() < 2:
             raise DiagnosticError(
                 f"layer '{site.name}' ({site.label}) received an input of shape {tuple(x.shape)}; the tool "
@@ -879,9 +885,12 @@ class _Recorder:
             site.shape = tuple(d.shape)
             dims = [i for i in range(d.dim()) if i != ud]
             mx = d.amax(dim=dims)
-            if self.count_positive:
-                site.positive += _count(d, _positive)
-            site.pending = (_sum_m2(d), d, mx, dims)
+            pos = _count(d, _positive) if self.count_positive else None
+            site.pending = ((*_sum_m2(d), pos), d, mx, dims)
+        if inplace:
+            # the activation is about to overwrite x: its sums are read now, while a float64
+            # recomputation (after an overflow) can still see the input
+            self.flush(site)
         site.inputs += int(d.shape[0])
 
     def after(self, site: SiteStats, out: torch.Tensor):
@@ -900,7 +909,7 @@ class _Recorder:
             if site.sample is None or site.sample.numel() < self.sample_size:
                 # every step-th value, copied (not a view, which would keep the activation's
                 # storage alive); on the CPU through numpy's views (a microsecond, not torch's ten)
-                if d.device.type == "cpu":
+                if _numpy_ok(d):
                     flat_a = d.numpy().reshape(-1)
                     step = max(1, flat_a.size // self.sample_size)
                     part = torch.from_numpy(flat_a[::step][: self.sample_size].astype(np.float32))
@@ -925,34 +934,37 @@ class _Recorder:
     def _flush(self, site, post, d_post, near):
         pre, d_pre, mx, dims = site.pending if site.pending is not None else (None,) * 4
         site.pending = None
-        parts = ([] if pre is None else list(pre)) + ([] if post is None else list(post))
-        if torch.is_tensor(near):
-            parts.append(near)
+        # the tensors to read: the input's sum and squares (and its count of positives, when that
+        # is a tensor), then the output's (and its count at the bounds); one read for all
+        pre_t = [] if pre is None else [pre[0], pre[1]] + ([pre[2]] if torch.is_tensor(pre[2]) else [])
+        post_t = [] if post is None else [post[0], post[1]] + ([near] if torch.is_tensor(near) else [])
+        parts = pre_t + post_t
         if not parts:
             return
-        if len({t.dtype for t in parts}) > 1 or parts[0].device.type != "cpu":
+        if len({t.dtype for t in parts}) > 1 or not _numpy_ok(parts[0]):
             parts = [t.double() for t in parts]      # one dtype; a count on the GPU exact to 2**53
         values = torch.stack(parts).tolist()
+        pre_v, post_v = values[:len(pre_t)], values[len(pre_t):]
         if pre is not None:
-            s, m2 = values[0], values[1]
+            s, m2 = pre_v[0], pre_v[1]
             if not (math.isfinite(s) and math.isfinite(m2)):
                 # inf or NaN in the input, or a float32 sum that overflowed: float64 settles which
                 s, m2 = torch.stack(_sum_m2(d_pre.double())).tolist()
                 # a NaN anywhere makes the sum NaN, so a finite sum means no NaN (one check instead
                 # of a second reduction); only then is the input checked entry by entry
                 if not math.isfinite(s) and bool(torch.isnan(mx).any()):    # NaN counts as "not on"
-                    with _NoMode():
-                        nan = torch.isnan(d_pre).sum(dim=dims) > 0
-                        site.nan = nan if site.nan is None else site.nan | nan
-                        mx = torch.nan_to_num(d_pre, nan=-math.inf).amax(dim=dims)
+                    nan = torch.isnan(d_pre).sum(dim=dims) > 0
+                    site.nan = nan if site.nan is None else site.nan | nan
+                    mx = torch.nan_to_num(d_pre, nan=-math.inf).amax(dim=dims)
             site.max_in = mx if site.max_in is None else torch.maximum(site.max_in, mx)
             n = d_pre.numel()
             site.pre_m2 = _merge(site.entries, site.pre_sum, site.pre_m2, n, s, m2)
             site.pre_sum += s
             site.entries += n
-            values = values[2:]
+            if pre[2] is not None:
+                site.positive += pre_v[2] if torch.is_tensor(pre[2]) else pre[2]
         if post is not None:
-            s, m2 = values[0], values[1]
+            s, m2 = post_v[0], post_v[1]
             if not (math.isfinite(s) and math.isfinite(m2)):
                 s, m2 = torch.stack(_sum_m2(d_post.double())).tolist()
             n = d_post.numel()
@@ -960,7 +972,7 @@ class _Recorder:
             site.post_sum += s
             site.post_entries += n
             if near is not None:
-                site.saturated += values[2] if torch.is_tensor(near) else near
+                site.saturated += post_v[2] if torch.is_tensor(near) else near
 
     def flush_all(self):
         """Read what is still pending (inputs whose layer gave no tensor out)."""
@@ -1409,7 +1421,7 @@ def _feature_moments(x: torch.Tensor):
     n = d.numel() // d.shape[1]
     centre = [1] * d.dim()
     centre[1] = d.shape[1]
-    if d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64) and d.numel() <= 1 << 16:
+    if _numpy_ok(d) and d.dtype in (torch.float32, torch.float64) and d.numel() <= 1 << 16:
         a = d.numpy().astype(np.float64)
         s = a.sum(axis=dims)
         c = a - (s / n).reshape(centre)

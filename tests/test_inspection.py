@@ -479,3 +479,162 @@ def test_distribution_installs_the_tools_with_torch_and_numpy_only(tmp_path):
     for module in ("inspection", "health", "diagnostics"):
         assert f"relucourse/{module}.py" in names
     assert not any(n.startswith("tools/") for n in names)
+
+
+# --- the statistics' arithmetic (issue 20, "fast and lean") -----------------------------------
+
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_batch_norm_is_left_alone_and_normalises_as_it_would(train_mode):
+    """torch's batch norm runs with track_running_stats off during the pass instead of having its
+    buffers copied back: its running statistics are untouched, the flag comes back, and in training
+    mode it still normalises each batch by the batch's own statistics."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3),
+                          nn.BatchNorm1d(3, track_running_stats=False))
+    x = data() * 3 + 5
+    with torch.no_grad():
+        model[1].running_mean.fill_(0.5)
+        model[1].num_batches_tracked.fill_(7)
+    before = {k: v.clone() for k, v in model[1].state_dict().items()}
+    report = health_report(model, x, labels(), train_mode=train_mode, batch_size=64)
+    for k, v in model[1].state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert model[1].track_running_stats and not model[4].track_running_stats
+    with torch.no_grad():
+        h = model[0](x)
+        expected = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + 1e-5) if train_mode else \
+            (h - 0.5) / torch.sqrt(torch.tensor(1.0 + 1e-5))
+    assert report["2"].pre_mean == pytest.approx(float(expected.mean()), abs=1e-6)
+    assert report["2"].pre_std == pytest.approx(float(expected.double().std()), rel=1e-5)
+
+
+def reference(values):
+    v = values.double().flatten()
+    return float(v.mean()), float(v.std())
+
+
+@pytest.mark.parametrize("batch_size", [64, 16, 5])
+def test_mean_and_std_keep_their_precision_under_a_large_offset(batch_size):
+    """Sums in float32 with the squares taken about each batch's mean, batches merged in float64:
+    a mean 10,000 times the spread costs no digits (the sum of squares minus n mean^2 lost them all)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 3))
+    with torch.no_grad():
+        model[0].weight.mul_(1e-3)
+        model[0].bias.fill_(10.0)                       # inputs to tanh: about 10 +- 0.001
+    x = data()
+    report = health_report(model, x, labels(), batch_size=batch_size)
+    with torch.no_grad():
+        pre = model[0](x)
+        post = torch.tanh(pre)
+    for got, values in (((report["1"].pre_mean, report["1"].pre_std), pre),
+                        ((report["1"].mean, report["1"].std), post)):
+        mean, std = reference(values)
+        assert got[0] == pytest.approx(mean, rel=1e-6)
+        assert got[1] == pytest.approx(std, rel=1e-4, abs=1e-9)
+
+
+def test_input_moments_small_large_and_in_batches_agree():
+    """The per-feature input moments: float64 numpy for small inputs, torch for large ones, and
+    batches merged by Chan's update all give the same mean and standard deviation."""
+    from relucourse.inspection import _feature_moments, _merge_features
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3000, 40, generator=g) * torch.linspace(0.1, 10, 40) + torch.linspace(-500, 500, 40)
+    ref_mean, ref_std = x.double().mean(0), x.double().std(0)
+    small = _merge_features(_feature_moments(x[:1000]), _feature_moments(x[1000:]))  # numpy path
+    large = _feature_moments(x)                                                       # torch path
+    assert x[:1000].numel() <= 1 << 16 < x.numel()
+    for s, m2, n in (small, large):
+        assert n == 3000
+        np.testing.assert_allclose(s / n, ref_mean.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(np.sqrt(m2 / (n - 1)), ref_std.numpy(), rtol=1e-5)
+
+
+def test_norms_outside_float32s_safe_range_are_computed_in_float64():
+    from relucourse.health import _norms
+    tiny, huge = torch.full((10,), 1e-30), torch.full((10,), 1e30)      # squares under/overflow
+    got = _norms([tiny, huge, torch.zeros(3), torch.ones(4), torch.ones(4, dtype=torch.float16),
+                  torch.ones(2, dtype=torch.float64)])
+    assert got[0] == pytest.approx(10 ** 0.5 * 1e-30, rel=1e-6)
+    assert got[1] == pytest.approx(10 ** 0.5 * 1e30, rel=1e-6)
+    assert got[2:] == [0.0, 2.0, 2.0, pytest.approx(2 ** 0.5)]
+
+
+def test_vanishing_gradients_are_measured_not_rounded_to_zero():
+    """Gradients of 1e-25 (their float32 squares are 0) still get their norm and their ratio."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    report = health_report(model, data(), labels(), loss_fn=lambda out, y: F.cross_entropy(out, y) * 1e-25)
+    grads = [p.grad_norm for p in report.parameters]
+    assert all(1e-28 < g < 1e-22 for g in grads), grads
+
+
+class InplaceFunction(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 16), nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.b(F.relu(self.a(x), inplace=True) * 1e-20)
+
+
+@pytest.mark.parametrize("form", ["module", "function"])
+def test_float32_overflow_is_recomputed_in_float64_before_an_inplace_activation(form):
+    """Inputs of 1e20 square past float32's range: the sums are taken again in float64, from the
+    input as it was, even when the activation then overwrites it in place."""
+    torch.manual_seed(0)
+    if form == "module":
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(inplace=True), Scale(1e-20), nn.Linear(16, 3))
+        first, site = model[0], "1"
+    else:
+        model = InplaceFunction()
+        first, site = model.a, "(model)/relu"
+    with torch.no_grad():
+        first.weight.mul_(1e20)
+        first.bias.mul_(1e20)
+    x = data()
+    report = health_report(model, x, labels())
+    with torch.no_grad():
+        pre = first(x)
+    mean, std = reference(pre)
+    assert report[site].pre_mean == pytest.approx(mean, rel=1e-6)
+    assert report[site].pre_std == pytest.approx(std, rel=1e-6)
+    post_mean, post_std = reference(torch.relu(pre))
+    assert report[site].mean == pytest.approx(post_mean, rel=1e-6)
+    assert report[site].std == pytest.approx(post_std, rel=1e-6)
+
+
+class Scale(nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def test_the_torch_paths_give_what_the_numpy_paths_give(monkeypatch):
+    """On the CPU counts, samples and small input moments go through numpy; elsewhere (a GPU)
+    torch does the same work. Forced down the torch paths here, the reports agree."""
+    import relucourse.inspection as inspection
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
+                          nn.Linear(16, 16), nn.Hardtanh(), nn.Linear(16, 3))
+    with torch.no_grad():
+        model[3].weight.mul_(3)                         # tanh and hardtanh partly saturated
+        model[5].weight.mul_(4)
+    x = data(200) * 2 + 1
+    runs = []
+    for numpy_ok in (True, False):
+        monkeypatch.setattr(inspection, "_numpy_ok", lambda t, ok=numpy_ok: ok and t.device.type == "cpu")
+        runs.append((health_report(model, x, labels(200), batch_size=64), dead_units(model, x, batch_size=64)))
+    (a, da), (b, db) = runs
+    assert [s.saturated for s in a.activations] == [s.saturated for s in b.activations]
+    assert a.activations[1].saturated > 0.05 and a.activations[2].saturated > 0.05, a
+    for s, t in zip(a.activations, b.activations):
+        assert (s.dead, s.off, s.units, s.inputs) == (t.dead, t.off, t.units, t.inputs)
+        for field in ("pre_mean", "pre_std", "mean", "std", "grad_rms"):
+            assert getattr(s, field) == pytest.approx(getattr(t, field), rel=1e-6, abs=1e-9), field
+        assert torch.equal(s.sample, t.sample)
+    assert (a.input_mean, a.input_std) == (pytest.approx(b.input_mean), pytest.approx(b.input_std))
+    assert [r.active_fraction for r in da.layers] == [r.active_fraction for r in db.layers]
