@@ -638,3 +638,23 @@ def test_the_torch_paths_give_what_the_numpy_paths_give(monkeypatch):
         assert torch.equal(s.sample, t.sample)
     assert (a.input_mean, a.input_std) == (pytest.approx(b.input_mean), pytest.approx(b.input_std))
     assert [r.active_fraction for r in da.layers] == [r.active_fraction for r in db.layers]
+
+
+def test_tiny_activations_keep_their_spread():
+    """Values of 1e-25 are float32 numbers whose squares underflow to 0: their spread is taken
+    again in float64, not reported as 0."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), Scale(1e25), nn.Linear(16, 3))
+    with torch.no_grad():
+        model[0].weight.mul_(1e-25)
+        model[0].bias.mul_(1e-25)
+    x = data()
+    report = health_report(model, x, labels())
+    with torch.no_grad():
+        pre = model[0](x)
+    for got, values in (((report["1"].pre_mean, report["1"].pre_std), pre),
+                        ((report["1"].mean, report["1"].std), torch.tanh(pre))):
+        mean, std = reference(values)
+        assert 1e-27 < std < 1e-23
+        assert got[0] == pytest.approx(mean, rel=1e-6)
+        assert got[1] == pytest.approx(std, rel=1e-6)
