@@ -890,6 +890,12 @@ class _Recorder:
     # statistics: computed with the function mode off (the tool's own arithmetic is not the model's),
     # the scalars of one call gathered in one tensor and read once
     def before(self, site: SiteStats, x: torch.Tensor, inplace: bool = False):
+        # the recorder's own calls (x.dim(), x.shape, ...) bypass the function mode, which would
+        # otherwise route each of them through Python
+        with _NoMode():
+            self._before(site, x, inplace)
+
+    def _before(self, site: SiteStats, x: torch.Tensor, inplace: bool):
         if x.dim() < 2:
             raise DiagnosticError(
                 f"layer '{site.name}' ({site.label}) received an input of shape {tuple(x.shape)}; the tool "
@@ -947,13 +953,14 @@ class _Recorder:
                     step = max(1, flat.numel() // self.sample_size)
                     part = flat[::step][: self.sample_size].to("cpu", torch.float32, copy=True)
                 site.sample = part if site.sample is None else torch.cat([site.sample, part])[: self.sample_size]
-        if self.gradients and out.requires_grad:
-            grads = self.grads
+            if self.gradients and out.requires_grad:
+                grads = self.grads
 
-            def hook(g, site=site):
-                with _NoMode():
-                    grads.append((site, torch.linalg.vector_norm(g.detach(), dtype=torch.float64), g.numel()))
-            out.register_hook(hook)
+                def hook(g, site=site):
+                    with _NoMode():
+                        grads.append((site, torch.linalg.vector_norm(g.detach(), dtype=torch.float64),
+                                      g.numel()))
+                out.register_hook(hook)
 
     def flush(self, site: SiteStats, post=None, d_post=None, near=None):
         """Read the input's sums from before() and, when given, the output's (one read for both)."""
