@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .inspection import DiagnosticError, Inspection, inspect_model, slope_text
+from .inspection import SAFE_NORMS, DiagnosticError, Inspection, inspect_model, slope_text
 
 __all__ = ["ACTIVATION_TYPES", "BOUNDED", "SECTIONS", "ActivationStats", "ParameterStats",
            "Finding", "HealthReport", "health_report", "DiagnosticError"]
@@ -447,10 +447,6 @@ def _activation_stats(s) -> ActivationStats:
         off=off, activation=s.kind, slope=s.slope)
 
 
-#: float32 norms inside this range are kept; outside it (where squares of float32 entries can
-#: underflow or overflow) the norm is computed again in float64.
-_SAFE_NORMS = (1e-15, 1e15)
-
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
     """The 2-norms of ``tensors``, computed together and read at once.
@@ -465,7 +461,7 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     for i, t in enumerate(tensors):
         by_device.setdefault((t.device, t.dtype), []).append(i)
     out = [0.0] * len(tensors)
-    lo, hi = _SAFE_NORMS
+    lo, hi = SAFE_NORMS
     for (_, dtype), group in by_device.items():
         own = dtype in (torch.float32, torch.float64)
         norms = torch._foreach_norm([tensors[i].detach() for i in group], 2,

@@ -650,6 +650,24 @@ def _trusted(s: float, m2: float, n: int, d: torch.Tensor) -> bool:
     return d.dtype == torch.float64 or m2 >= n * _TINY_SQUARE
 
 
+#: float32 norms inside this range are kept; outside it (where squares of float32 entries can
+#: underflow or overflow) the norm is computed again in float64.
+SAFE_NORMS = (1e-15, 1e15)
+
+
+def _norm(g: torch.Tensor) -> float:
+    """The 2-norm of ``g``: in its own precision (no float64 copy of a whole gradient), again in
+    float64 when a float32 result lies outside :data:`SAFE_NORMS` (0 included)."""
+    with _NoMode():
+        g = g.detach()
+        if g.dtype not in (torch.float32, torch.float64):
+            return float(torch.linalg.vector_norm(g, dtype=torch.float64))
+        v = float(torch.linalg.vector_norm(g))
+        if g.dtype == torch.float32 and not SAFE_NORMS[0] < v < SAFE_NORMS[1]:
+            v = float(torch.linalg.vector_norm(g, dtype=torch.float64))
+        return v
+
+
 def _numpy_ok(t: torch.Tensor) -> bool:
     """Whether ``t`` is worked on through numpy (on the CPU, where numpy takes a microsecond an
     operation and torch several); elsewhere torch does the same work (the tests run both ways)."""
@@ -764,7 +782,7 @@ class _Recorder:
         self.check_finite = False              # turned on to locate a non-finite loss
         self.recording = True
         self.count_positive = count_positive
-        self.grads: list = []                  # (site, gradient norm as a 0-dim tensor, entries)
+        self.grads: list = []                  # (site, gradient norm, entries) from the backward pass
         self.batch_inputs = 0
         self.first_batch = True
 
@@ -957,9 +975,7 @@ class _Recorder:
                 grads = self.grads
 
                 def hook(g, site=site):
-                    with _NoMode():
-                        grads.append((site, torch.linalg.vector_norm(g.detach(), dtype=torch.float64),
-                                      g.numel()))
+                    grads.append((site, _norm(g), g.numel()))
                 out.register_hook(hook)
 
     def flush(self, site: SiteStats, post=None, d_post=None, near=None):
@@ -1018,13 +1034,11 @@ class _Recorder:
                 self.flush(site)
 
     def read_gradients(self):
-        """Add the gradient norms the backward pass left (one read for all of them)."""
-        if self.grads:
-            values = torch.stack([t for _, t, _ in self.grads]).tolist()
-            for (site, _, n), v in zip(self.grads, values):
-                site.grad_sq += v * v
-                site.grad_entries += n
-            self.grads.clear()
+        """Add the gradient norms the backward pass left."""
+        for site, v, n in self.grads:
+            site.grad_sq += v * v
+            site.grad_entries += n
+        self.grads.clear()
 
     def unseen(self) -> list[tuple[str, str, str]]:
         """(layer, class, what could not be seen) for modules that ran but hid their activations."""
@@ -1468,7 +1482,7 @@ def _feature_moments(x: torch.Tensor):
     while True:
         s = d.sum(dim=dims)
         c = d - (s / n).reshape(centre)
-        both = torch.stack([s, (c * c).sum(dim=dims)]).double().cpu().numpy()
+        both = torch.stack([s, c.mul_(c).sum(dim=dims)]).double().cpu().numpy()   # c is our own
         if d.dtype == torch.float64 or np.isfinite(both).all():
             return both[0], both[1], n
         d = d.double()                                  # float32 overflowed (or X holds NaN/inf)

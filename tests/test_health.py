@@ -447,3 +447,29 @@ def test_summary_names_each_kind_once_with_its_layers():
     assert health_report(healthy(), X, Y).summary() == "no findings"
     with pytest.raises(KeyError, match="no layer named 'nope'"):
         report["nope"]
+
+
+def test_bench_health_measures_and_prints_its_table(monkeypatch, capsys):
+    """`python -m tools bench-health` (not a timed test): each measurement runs against the report as
+    it is now, and the table has a ratio per column. Measured here in this process, once."""
+    from tools import bench_health
+
+    name = "MLP, ReLU (book)"
+    threads = torch.get_num_threads()
+    try:
+        times = bench_health._one(name, "time", 1)
+        assert times["plain"] > 0 and times["report"] > 0 and times["parameters"] == 8970
+        for what in ("plain", "report", "plain-warm", "report-warm"):
+            # (a number; its size means something only in a fresh process, as the script runs it)
+            peak = bench_health._one(name, what, 0)["peak_mb"]
+            assert peak is None or isinstance(peak, float), what
+    finally:
+        torch.set_num_threads(threads)                  # _one sets the benchmark's thread count
+    monkeypatch.setattr(bench_health, "_measure", lambda n, what, repeat, threads, inputs=0: {
+        "time": {"plain": 1e-3, "report": 1.5e-3, "parameters": 10},
+        "plain": {"peak_mb": 2.0, "parameters": 10}, "report": {"peak_mb": 2.5, "parameters": 10},
+        "plain-warm": {"peak_mb": 1.0}, "report-warm": {"peak_mb": 1.2}}[what])
+    assert bench_health.main(["--models", name, "--no-large"]) == 0
+    out = capsys.readouterr().out
+    assert f"{name:<20}{10:>11,}    1.50x    1.25x    1.20x" in out
+    assert "worst: time 1.50x (goal 2x), memory 1.25x first call, 1.20x warm (goal 1.5x)" in out

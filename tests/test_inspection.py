@@ -567,6 +567,8 @@ def test_vanishing_gradients_are_measured_not_rounded_to_zero():
     report = health_report(model, data(), labels(), loss_fn=lambda out, y: F.cross_entropy(out, y) * 1e-25)
     grads = [p.grad_norm for p in report.parameters]
     assert all(1e-28 < g < 1e-22 for g in grads), grads
+    plain = health_report(model, data(), labels())                  # the same pass, unscaled
+    assert report["1"].grad_rms == pytest.approx(plain["1"].grad_rms * 1e-25, rel=1e-5)
 
 
 class InplaceFunction(nn.Module):
