@@ -671,7 +671,20 @@ def _norm(g: torch.Tensor) -> float:
 def _numpy_ok(t: torch.Tensor) -> bool:
     """Whether ``t`` is worked on through numpy (on the CPU, where numpy takes a microsecond an
     operation and torch several); elsewhere torch does the same work (the tests run both ways)."""
-    return t.device.type == "cpu"
+    return t.is_cpu
+
+
+def _has_weight(m: nn.Module) -> bool:
+    """Whether ``m.weight`` is a tensor, looked up where it can be without Module.__getattr__'s
+    failing lookup for the many modules that have none."""
+    w = m.__dict__.get("weight")
+    if w is None:
+        w = m._parameters.get("weight")
+    if w is None:
+        w = m._buffers.get("weight")
+    if w is None and hasattr(type(m), "weight"):        # a property (a parametrized weight)
+        w = getattr(m, "weight", None)
+    return isinstance(w, torch.Tensor)
 
 
 def _count(d: torch.Tensor, test) -> torch.Tensor | int:
@@ -767,7 +780,7 @@ class _Recorder:
             self.by_id[mid] = m
             self.kinds[mid] = (module_kind(m, extra) if extra else _type_kind(type(m)))
             norm, layout = _class_traits(type(m))
-            self.traits[mid] = (norm, isinstance(getattr(m, "weight", None), torch.Tensor), layout)
+            self.traits[mid] = (norm, _has_weight(m), layout)
         self.stack: list[tuple[str, nn.Module, Any]] = []
         self.act_depth = 0
         self.calls: dict[Any, int] = {}
@@ -993,9 +1006,10 @@ class _Recorder:
         parts = pre_t + post_t
         if not parts:
             return
-        if len({t.dtype for t in parts}) > 1 or not _numpy_ok(parts[0]):
-            parts = [t.double() for t in parts]      # one dtype; a count on the GPU exact to 2**53
-        values = torch.stack(parts).tolist()
+        if _numpy_ok(parts[0]):
+            values = [t.item() for t in parts]          # on the CPU: cheaper than stacking them
+        else:                                          # elsewhere one read (one synchronisation)
+            values = torch.stack([t.double() for t in parts]).tolist()   # a count exact to 2**53
         pre_v, post_v = values[:len(pre_t)], values[len(pre_t):]
         if pre is not None:
             s, m2 = pre_v[0], pre_v[1]
@@ -1231,6 +1245,22 @@ class Inspection:
     parameters: list = field(default_factory=list, repr=False)  # (name, parameter) in model order
 
 
+def _members(named: list) -> tuple[list, list]:
+    """``model.named_parameters()`` and ``model.buffers()`` (each tensor once, in the same order)
+    from the walk over the modules already made, instead of two more walks."""
+    params, buffers, seen = [], [], set()
+    for prefix, m in named:
+        for name, p in m._parameters.items():
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                params.append((f"{prefix}.{name}" if prefix else name, p))
+        for b in m._buffers.values():
+            if b is not None and id(b) not in seen:
+                seen.add(id(b))
+                buffers.append(b)
+    return params, buffers
+
+
 def model_dtype_device(model: nn.Module, tensors: list | None = None):
     """The first floating parameter's (or buffer's) dtype and the model's device.
 
@@ -1307,9 +1337,8 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
                               "code, the report turns gradients on for its own pass).")
     named = list(model.named_modules())                 # one walk over the model, shared
     modules = [m for _, m in named]
-    named_params = list(model.named_parameters())
+    named_params, buffers = _members(named)
     params = [p for _, p in named_params]
-    buffers = list(model.buffers())
     dtype, device = model_dtype_device(model, params + buffers)
     snap = _Snapshot(model, modules, params, buffers)
     rec = _Recorder(model, extra=activations, unit_dim=unit_dim, tolerance=tolerance,
