@@ -109,6 +109,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
 from torch.overrides import TorchFunctionMode
 
 __all__ = ["DiagnosticError", "MODULE_KINDS", "NAMED_KINDS", "FUNCTION_KINDS", "KINDS", "FLAT_SLOPE",
@@ -503,7 +504,7 @@ class SiteStats:
     entries: int = 0
     positive: float = 0.0                # inputs above 0 (counted when the pass's count_positive is on)
     pre_sum: float = 0.0
-    pre_m2: float = 0.0               # sum of squared deviations from the mean (see _Moments)
+    pre_m2: float = 0.0               # sum of squared deviations from the mean (_sum_m2, _merge)
     post_sum: float = 0.0
     post_m2: float = 0.0
     post_entries: int = 0
@@ -514,7 +515,7 @@ class SiteStats:
     nan: torch.Tensor | None = field(default=None, repr=False)
     shape: tuple | None = None
     sample: torch.Tensor | None = field(default=None, repr=False)
-    # the 0-dim results of before(), read with after()'s in one go: (tensors, entries)
+    # what before() computed, read with after()'s numbers: ((sum, squares, positives), input, max, dims)
     pending: tuple | None = field(default=None, repr=False)
 
     @property
@@ -617,8 +618,8 @@ def _std(m2, n) -> float:
 
 def _merge(n_a: int, s_a: float, m2_a: float, n_b: int, s_b: float, m2_b: float) -> float:
     """The sum of squared deviations of two groups together (Chan, Golub and LeVeque's update)."""
-    if n_a == 0:
-        return m2_b
+    if n_a == 0 or n_b == 0:
+        return m2_b if n_a == 0 else m2_a
     delta = s_b / n_b - s_a / n_a
     return m2_a + m2_b + delta * delta * n_a * n_b / (n_a + n_b)
 
@@ -1339,6 +1340,12 @@ def inspect_model(model: nn.Module, inputs, y=None, *, loss_fn: Callable | None 
     modules = [m for _, m in named]
     named_params, buffers = _members(named)
     params = [p for _, p in named_params]
+    lazy = [n for n, m in named if isinstance(m, LazyModuleMixin) and m.has_uninitialized_params()]
+    if lazy:
+        raise DiagnosticError(
+            f"{tool} needs a model whose parameters exist, but the lazy layer(s) "
+            f"{', '.join(repr(n or '(model)') for n in lazy)} have not seen an input yet; run one batch "
+            "through the model first (model(X[:1])), which creates their weights.")
     dtype, device = model_dtype_device(model, params + buffers)
     snap = _Snapshot(model, modules, params, buffers)
     rec = _Recorder(model, extra=activations, unit_dim=unit_dim, tolerance=tolerance,

@@ -660,3 +660,16 @@ def test_tiny_activations_keep_their_spread():
         assert 1e-27 < std < 1e-23
         assert got[0] == pytest.approx(mean, rel=1e-6)
         assert got[1] == pytest.approx(std, rel=1e-6)
+
+
+def test_lazy_layers_get_a_clear_error_until_they_have_seen_an_input():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.LazyLinear(16), nn.LazyBatchNorm1d(), nn.ReLU(), nn.Linear(16, 3))
+    for tool in (lambda: health_report(model, data(), labels()), lambda: dead_units(model, data())):
+        with pytest.raises(DiagnosticError, match=r"lazy layer\(s\) '0', '1' have not seen an input yet"):
+            tool()
+    model(data()[:2])                                   # materialised, as the message says
+    bn = model[1]
+    before = {k: v.clone() for k, v in bn.state_dict().items()}
+    assert health_report(model, data(), labels())["2"].units == 16
+    assert all(torch.equal(v, before[k]) for k, v in bn.state_dict().items())
