@@ -673,3 +673,14 @@ def test_lazy_layers_get_a_clear_error_until_they_have_seen_an_input():
     before = {k: v.clone() for k, v in bn.state_dict().items()}
     assert health_report(model, data(), labels())["2"].units == 16
     assert all(torch.equal(v, before[k]) for k, v in bn.state_dict().items())
+
+
+def test_parameters_and_buffers_come_from_the_one_walk_as_torch_lists_them():
+    from relucourse.inspection import _members
+    shared = nn.Linear(8, 8)
+    model = nn.Sequential(nn.Embedding(10, 8), shared, nn.Sequential(shared, nn.BatchNorm1d(8)), nn.Linear(8, 10))
+    model[3].weight = model[0].weight                    # tied, as a language model's output layer
+    model.register_buffer("steps", torch.zeros(1))
+    params, buffers = _members(list(model.named_modules()))
+    assert [(n, id(p)) for n, p in params] == [(n, id(p)) for n, p in model.named_parameters()]
+    assert [id(b) for b in buffers] == [id(b) for b in model.buffers()]
