@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .inspection import SAFE_NORMS, DiagnosticError, Inspection, inspect_model, slope_text
+from .inspection import DiagnosticError, Inspection, checked_norm, inspect_model, slope_text
 
 __all__ = ["ACTIVATION_TYPES", "BOUNDED", "SECTIONS", "ActivationStats", "ParameterStats",
            "Finding", "HealthReport", "health_report", "DiagnosticError"]
@@ -447,7 +447,6 @@ def _activation_stats(s) -> ActivationStats:
         off=off, activation=s.kind, slope=s.slope)
 
 
-
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
     """The 2-norms of ``tensors``, computed together and read at once.
 
@@ -461,15 +460,12 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     for i, t in enumerate(tensors):
         by_device.setdefault((t.device, t.dtype), []).append(i)
     out = [0.0] * len(tensors)
-    lo, hi = SAFE_NORMS
     for (_, dtype), group in by_device.items():
         own = dtype in (torch.float32, torch.float64)
         norms = torch._foreach_norm([tensors[i].detach() for i in group], 2,
                                     dtype=None if own else torch.float64)
         for i, v in zip(group, torch.stack(norms).tolist()):
-            if own and dtype == torch.float32 and not lo < v < hi:
-                v = float(torch.linalg.vector_norm(tensors[i].detach(), dtype=torch.float64))
-            out[i] = v
+            out[i] = checked_norm(v, tensors[i]) if own else v
     return out
 
 

@@ -616,8 +616,10 @@ def _std(m2, n) -> float:
     return math.sqrt(max(m2 / (n - 1), 0.0))
 
 
-def _merge(n_a: int, s_a: float, m2_a: float, n_b: int, s_b: float, m2_b: float) -> float:
-    """The sum of squared deviations of two groups together (Chan, Golub and LeVeque's update)."""
+def _merge(n_a: int, s_a, m2_a, n_b: int, s_b, m2_b):
+    """The sum of squared deviations of two groups together (Chan, Golub and LeVeque's update),
+    from each group's count, sum and sum of squared deviations (floats, or numpy arrays of them
+    per feature)."""
     if n_a == 0 or n_b == 0:
         return m2_b if n_a == 0 else m2_a
     delta = s_b / n_b - s_a / n_a
@@ -644,11 +646,15 @@ def _sum_m2(d: torch.Tensor):
 _TINY_SQUARE = 1e-36
 
 
-def _trusted(s: float, m2: float, n: int, d: torch.Tensor) -> bool:
-    """Whether the sums of ``d`` (in its own precision) need no float64 recomputation."""
-    if not (math.isfinite(s) and math.isfinite(m2)):
-        return False
-    return d.dtype == torch.float64 or m2 >= n * _TINY_SQUARE
+def _settled(s: float, m2: float, d: torch.Tensor) -> tuple[float, float]:
+    """``d``'s sum and squared deviations as read (computed in its own precision), or taken again
+    in float64 when they cannot be trusted: not finite (inf or NaN in ``d``, or a float32 sum that
+    overflowed), or squares that may have underflowed."""
+    trusted = d.dtype == torch.float64 or m2 >= d.numel() * _TINY_SQUARE
+    if math.isfinite(s) and math.isfinite(m2) and trusted:
+        return s, m2
+    s, m2 = torch.stack(_sum_m2(d.double())).tolist()
+    return s, m2
 
 
 #: float32 norms inside this range are kept; outside it (where squares of float32 entries can
@@ -656,17 +662,22 @@ def _trusted(s: float, m2: float, n: int, d: torch.Tensor) -> bool:
 SAFE_NORMS = (1e-15, 1e15)
 
 
+def checked_norm(v: float, t: torch.Tensor) -> float:
+    """``v``, the norm of ``t`` computed in ``t``'s own precision, or ``t``'s norm again in
+    float64 when ``t`` is float32 and ``v`` lies outside :data:`SAFE_NORMS` (0 included)."""
+    if t.dtype == torch.float32 and not SAFE_NORMS[0] < v < SAFE_NORMS[1]:
+        return float(torch.linalg.vector_norm(t.detach(), dtype=torch.float64))
+    return v
+
+
 def _norm(g: torch.Tensor) -> float:
-    """The 2-norm of ``g``: in its own precision (no float64 copy of a whole gradient), again in
-    float64 when a float32 result lies outside :data:`SAFE_NORMS` (0 included)."""
+    """The 2-norm of ``g``: in its own precision (no float64 copy of a whole gradient), checked by
+    :func:`checked_norm`; other dtypes in float64."""
     with _NoMode():
         g = g.detach()
         if g.dtype not in (torch.float32, torch.float64):
             return float(torch.linalg.vector_norm(g, dtype=torch.float64))
-        v = float(torch.linalg.vector_norm(g))
-        if g.dtype == torch.float32 and not SAFE_NORMS[0] < v < SAFE_NORMS[1]:
-            v = float(torch.linalg.vector_norm(g, dtype=torch.float64))
-        return v
+        return checked_norm(float(torch.linalg.vector_norm(g)), g)
 
 
 def _numpy_ok(t: torch.Tensor) -> bool:
@@ -919,8 +930,8 @@ class _Recorder:
                                     exact_bounds=spec.exact_bounds, module=module)
         self.order.append(key)
 
-    # statistics: computed with the function mode off (the tool's own arithmetic is not the model's),
-    # the scalars of one call gathered in one tensor and read once
+    # statistics: computed with the function mode off (the tool's own arithmetic is not the model's);
+    # the numbers of one call (its input's and its output's) are read together, in flush()
     def before(self, site: SiteStats, x: torch.Tensor, inplace: bool = False):
         # the recorder's own calls (x.dim(), x.shape, ...) bypass the function mode, which would
         # otherwise route each of them through Python
@@ -947,13 +958,12 @@ class _Recorder:
                 f"layer '{site.name}' ({site.label}) had {site.max_in.numel()} units (shape {site.shape}) "
                 f"on an earlier batch but {units} (shape {tuple(x.shape)}) now; every batch must give the "
                 "layer the same number of features or channels.")
-        with _NoMode():
-            d = _working(x)
-            site.shape = tuple(d.shape)
-            dims = [i for i in range(d.dim()) if i != ud]
-            mx = d.amax(dim=dims)
-            pos = _count(d, _positive) if self.count_positive else None
-            site.pending = ((*_sum_m2(d), pos), d, mx, dims)
+        d = _working(x)
+        site.shape = tuple(d.shape)
+        dims = [i for i in range(d.dim()) if i != ud]
+        mx = d.amax(dim=dims)
+        pos = _count(d, _positive) if self.count_positive else None
+        site.pending = ((*_sum_m2(d), pos), d, mx, dims)
         if inplace:
             # the activation is about to overwrite x: its sums are read now, while a float64
             # recomputation (after an overflow) can still see the input
@@ -1013,18 +1023,14 @@ class _Recorder:
             values = torch.stack([t.double() for t in parts]).tolist()   # a count exact to 2**53
         pre_v, post_v = values[:len(pre_t)], values[len(pre_t):]
         if pre is not None:
-            s, m2 = pre_v[0], pre_v[1]
+            s, m2 = _settled(pre_v[0], pre_v[1], d_pre)
             n = d_pre.numel()
-            if not _trusted(s, m2, n, d_pre):
-                # inf or NaN in the input, a float32 sum that overflowed, or squares that may have
-                # underflowed: float64 settles which
-                s, m2 = torch.stack(_sum_m2(d_pre.double())).tolist()
-                # a NaN anywhere makes the sum NaN, so a finite sum means no NaN (one check instead
-                # of a second reduction); only then is the input checked entry by entry
-                if not math.isfinite(s) and bool(torch.isnan(mx).any()):    # NaN counts as "not on"
-                    nan = torch.isnan(d_pre).sum(dim=dims) > 0
-                    site.nan = nan if site.nan is None else site.nan | nan
-                    mx = torch.nan_to_num(d_pre, nan=-math.inf).amax(dim=dims)
+            # a NaN anywhere makes the float64 sum NaN, so a finite sum means no NaN (one check
+            # instead of a second reduction); only then is the input checked entry by entry
+            if not math.isfinite(s) and bool(torch.isnan(mx).any()):        # NaN counts as "not on"
+                nan = torch.isnan(d_pre).sum(dim=dims) > 0
+                site.nan = nan if site.nan is None else site.nan | nan
+                mx = torch.nan_to_num(d_pre, nan=-math.inf).amax(dim=dims)
             site.max_in = mx if site.max_in is None else torch.maximum(site.max_in, mx)
             site.pre_m2 = _merge(site.entries, site.pre_sum, site.pre_m2, n, s, m2)
             site.pre_sum += s
@@ -1032,10 +1038,8 @@ class _Recorder:
             if pre[2] is not None:
                 site.positive += pre_v[2] if torch.is_tensor(pre[2]) else pre[2]
         if post is not None:
-            s, m2 = post_v[0], post_v[1]
+            s, m2 = _settled(post_v[0], post_v[1], d_post)
             n = d_post.numel()
-            if not _trusted(s, m2, n, d_post):
-                s, m2 = torch.stack(_sum_m2(d_post.double())).tolist()
             site.post_m2 = _merge(site.post_entries, site.post_sum, site.post_m2, n, s, m2)
             site.post_sum += s
             site.post_entries += n
@@ -1525,11 +1529,9 @@ def _feature_moments(x: torch.Tensor):
 
 
 def _merge_features(a, b):
-    """Two batches' per-feature (sum, sum of squared deviations, count) together (Chan et al.)."""
-    s_a, m2_a, n_a = a
-    s_b, m2_b, n_b = b
-    delta = s_b / n_b - s_a / n_a
-    return s_a + s_b, m2_a + m2_b + delta * delta * (n_a * n_b / (n_a + n_b)), n_a + n_b
+    """Two batches' per-feature (sum, sum of squared deviations, count) together (:func:`_merge`)."""
+    (s_a, m2_a, n_a), (s_b, m2_b, n_b) = a, b
+    return s_a + s_b, _merge(n_a, s_a, m2_a, n_b, s_b, m2_b), n_a + n_b
 
 
 def _loss(output, batch: _Batch, loss_fn, tool):
