@@ -214,22 +214,17 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
     """
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"]
-    out = ROOT
+    out, cache = _edition_paths(student, output)
     if student:
         cmd += ["--toc", str(student_toc())]
     if output is not None:
-        output = output.resolve()
-        cache = output / ".jupyter_cache"
-        out = output / "student" if student else output
-        cmd += ["--config", str(edition_config(student, cache, output)), "--path-output", str(out)]
+        cmd += ["--config", str(edition_config(student, cache, output.resolve())), "--path-output", str(out)]
     elif student:
-        out = STUDENT_OUT
-        cmd += ["--config", str(edition_config(True, BUILD / ".jupyter_cache")), "--path-output", str(out)]
+        cmd += ["--config", str(edition_config(True, cache)), "--path-output", str(out)]
     if rebuild_all or static_changed(out / "_build" / "html"):
         cmd.append("--all")
     start = time.perf_counter()
     os.environ.update(KERNEL_ENV)                       # for pre_execute's kernels
-    cache = output / ".jupyter_cache" if output is not None else BUILD / ".jupyter_cache"
     sources = source_fingerprint(student)               # what the build is about to read
     record_path(out).unlink(missing_ok=True)            # no record while the site is rewritten
     pre_execute(cache, student)
@@ -260,6 +255,15 @@ def build(student: bool = False, rebuild_all: bool = False, output: Path | None 
 #: A line of the build's output that is a warning or an error (ANSI colours removed first).
 WARNING_LINE = re.compile(r"WARNING:|ERROR:|Error:|Traceback")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _edition_paths(student: bool, output: Path | None) -> tuple[Path, Path]:
+    """(the folder an edition is built into, its site in ``_build/html`` below it; the execution
+    cache it uses): the repository's own, or a private build's below ``output``."""
+    if output is None:
+        return (STUDENT_OUT if student else ROOT), BUILD / ".jupyter_cache"
+    output = output.resolve()
+    return (output / "student" if student else output), output / ".jupyter_cache"
 
 
 def record_path(out: Path) -> Path:
@@ -320,11 +324,7 @@ def cache_fingerprint(cache_path: Path) -> str:
 def current_record(student: bool = False, output: Path | None = None) -> dict | None:
     """The record of the last successful build of this edition if it was built from the
     sources, packages and execution cache as they are now; else None (build it again)."""
-    if output is not None:
-        output = output.resolve()
-        out, cache = (output / "student" if student else output), output / ".jupyter_cache"
-    else:
-        out, cache = (STUDENT_OUT if student else ROOT), BUILD / ".jupyter_cache"
+    out, cache = _edition_paths(student, output)
     try:
         record = json.loads(record_path(out).read_text(encoding="utf-8"))
     except (OSError, ValueError):
